@@ -1,0 +1,318 @@
+"""`vidprior bench`: methods side by side on clean clips with synthetic degradations.
+
+For every clip in ``--clips`` (``<name>/frames/`` and optionally ``<name>/masks/``) the task's
+degraded inputs are made (`problems`), each method runs through the same `Problem` interface,
+and every figure (quality, wall time, peak memory) goes to ``<out>/<task>.json``, a markdown
+table ``<out>/<task>.md`` and a plot ``<out>/<task>.png``.
+
+Cases per task:
+- inpaint: moving object-shaped holes taken from *another* clip's masks (ground truth known);
+- denoise: Gaussian noise at each ``--sigma`` (level given to the method) and Poisson noise
+  (peak 30, level unknown to the method);
+- interpolate ×k: every k-th frame kept; scored on the frames in between;
+- upscale ×s: antialiased bicubic downscaling; scored on Y with an s-pixel border crop;
+- compress: each codec over its quality sweep; bits per pixel from the real byte count.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import metrics
+from .errors import VidpriorError
+from .methods import CODECS, METHODS, RunOptions, get_method
+from .problems import Problem, add_gaussian_noise, add_poisson_noise, downscale_frames, drop_frames, moving_masks
+from .video import read_video
+
+POISSON_PEAK = 30.0
+BENCH_TASKS = ("inpaint", "denoise", "interpolate", "upscale", "compress")
+MAIN_METRIC = {"inpaint": "psnr", "denoise": "psnr", "interpolate": "psnr", "upscale": "psnr_y", "compress": "psnr"}
+
+
+@dataclass
+class Clip:
+    name: str
+    frames: np.ndarray  # (T, H, W, 3) uint8, clean
+    masks: np.ndarray | None  # (T, H, W) bool object masks, when the clip has them
+    fps: float
+
+
+@dataclass
+class Case:
+    """One degraded input of one clip and how to score a method's answer to it."""
+
+    name: str
+    problem: Problem
+    reference: np.ndarray  # (T, H, W, 3) clean target
+    score_frames: np.ndarray | None = None  # indices of target frames to score (None: all)
+    sr_scale: int | None = None
+
+
+@dataclass
+class Record:
+    task: str
+    case: str
+    clip: str
+    method: str
+    seconds: float
+    peak_mb: float
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+class PeakMemory:
+    """Peak resident memory (MB) of this process while the block runs, sampled every 10 ms."""
+
+    def __enter__(self) -> PeakMemory:
+        self.peak = self._rss()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._rss())
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.01):
+            self.peak = max(self.peak, self._rss())
+
+    @staticmethod
+    def _rss() -> float:
+        try:
+            with open("/proc/self/statm") as f:
+                return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+        except OSError:
+            from .restore import peak_memory_mb
+
+            return peak_memory_mb()
+
+
+def load_clips(folder: Path, frames: int, only: list[str] | None = None) -> list[Clip]:
+    """Clean clips of a benchmark folder, first ``frames`` frames of each."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise VidpriorError(f"{folder}: not a folder of clips (<name>/frames/, optional <name>/masks/)")
+    clips = []
+    for path in sorted(p for p in folder.iterdir() if (p / "frames").is_dir()):
+        if only and path.name not in only:
+            continue
+        video = read_video(path / "frames", count=frames)
+        masks = None
+        if (path / "masks").is_dir():
+            masks = read_video(path / "masks", count=frames).frames.max(axis=3) > 127
+        clips.append(Clip(path.name, video.frames, masks, video.fps))
+    if not clips:
+        raise VidpriorError(f"{folder}: no clips found (expected <name>/frames/ folders)")
+    return clips
+
+
+def make_cases(task: str, clip: Clip, clips: list[Clip], sigmas: list[float], factor: int, seed: int) -> list[Case]:
+    """The degraded inputs of ``clip`` for ``task``."""
+    frames = clip.frames
+    if task == "inpaint":
+        donors = [c for c in clips if c.masks is not None and c.name != clip.name]
+        if not donors:
+            raise VidpriorError("the inpaint benchmark needs at least two clips, one of them with masks/")
+        donor = donors[sum(map(ord, clip.name)) % len(donors)]
+        hole = moving_masks(donor.masks, frames.shape[1:3], len(frames), seed=seed, coverage=0.10)
+        return [Case(f"holes from {donor.name}", Problem("inpaint", frames, hole), frames)]
+    if task == "denoise":
+        cases = [Case(f"gaussian {s:g}", Problem("denoise", add_gaussian_noise(frames, s, seed), sigma=s), frames)
+                 for s in sigmas]
+        noisy = add_poisson_noise(frames, POISSON_PEAK, seed)
+        return [*cases, Case(f"poisson peak {POISSON_PEAK:g}", Problem("denoise", noisy), frames)]
+    if task == "interpolate":
+        kept = drop_frames(frames, factor)
+        reference = frames[: (len(kept) - 1) * factor + 1]
+        between = np.array([i for i in range(len(reference)) if i % factor])
+        return [Case(f"x{factor}", Problem("interpolate", kept, factor=factor), reference, between)]
+    if task == "upscale":
+        h, w = (frames.shape[1] // factor) * factor, (frames.shape[2] // factor) * factor
+        reference = frames[:, :h, :w]
+        low = downscale_frames(reference, factor)
+        return [Case(f"x{factor}", Problem("upscale", low, factor=factor), reference, sr_scale=factor)]
+    raise VidpriorError(f"unknown benchmark task '{task}'; choose one of {', '.join(BENCH_TASKS)}")
+
+
+def score(case: Case, result: np.ndarray) -> dict[str, float]:
+    """Quality figures of a result for a case (on the scored frames; warping error on the whole clip)."""
+    reference, hole = case.reference, case.problem.hole
+    chosen = slice(None) if case.score_frames is None else case.score_frames
+    figures = metrics.evaluate(result[chosen], reference[chosen], hole=None if hole is None else hole[chosen],
+                               sr_scale=case.sr_scale, lpips=True)
+    figures["warp_error"] = metrics.warping_error(result, reference)
+    return figures
+
+
+def run_method(task: str, case: Case, clip: str, name: str, options: RunOptions) -> Record:
+    method = get_method(name, task)
+    torch.manual_seed(options.seed)
+    with PeakMemory() as memory:
+        began = time.monotonic()
+        result = case.problem.finalize(method.run(case.problem, options))
+        seconds = time.monotonic() - began
+    return Record(task, case.name, clip, name, seconds, memory.peak, score(case, result))
+
+
+def run_codec(case_clip: Clip, name: str) -> list[Record]:
+    codec = CODECS[name]
+    frames = case_clip.frames
+    records = []
+    for quality in codec.qualities:
+        with PeakMemory() as memory:
+            began = time.monotonic()
+            data = codec.encode(frames, case_clip.fps, quality)
+            encode_s = time.monotonic() - began
+            decoded = codec.decode(data)
+            decode_s = time.monotonic() - began - encode_s
+        figures = metrics.evaluate(decoded, frames)
+        figures.update(bpp=metrics.bits_per_pixel(len(data), *frames.shape[:3]), decode_fps=len(frames) / decode_s,
+                       bytes=float(len(data)))
+        records.append(Record("compress", f"{codec.quality_name} {quality:g}", case_clip.name, name, encode_s,
+                              memory.peak, figures))
+    return records
+
+
+def run_bench(args) -> list[Record]:
+    """Run the benchmark described by the CLI arguments; writes JSON, markdown and PNG."""
+    from .cli import parse_duration
+
+    task = args.task
+    if task not in BENCH_TASKS:
+        raise VidpriorError(f"--task {task} is not one of {', '.join(BENCH_TASKS)}")
+    pool = CODECS if task == "compress" else {k: m for k, m in METHODS.items() if task in m.tasks}
+    names = args.methods.split(",") if args.methods else list(pool)
+    for name in names:
+        if name not in pool:
+            raise VidpriorError(f"'{name}' does not do {task}; choose from {', '.join(pool)}")
+    factor = args.factor or {"interpolate": 2, "upscale": 4}.get(task, 1)
+    sigmas = [float(s) for s in str(args.sigma).split(",")]
+    options = RunOptions(seed=args.seed, progress=not args.quiet,
+                         budget=parse_duration(args.budget) if args.budget else None)
+    clips = load_clips(args.clips, args.frames, args.only.split(",") if args.only else None)
+    everything = load_clips(args.clips, args.frames) if args.only else clips
+    records: list[Record] = []
+    for clip in clips:
+        if task == "compress":
+            for name in names:
+                records += run_codec(clip, name)
+                _say(args, records[-1])
+            continue
+        for case in make_cases(task, clip, everything, sigmas, factor, args.seed):
+            for name in names:
+                records.append(run_method(task, case, clip.name, name, options))
+                _say(args, records[-1])
+    write_outputs(Path(args.out), task, records, args)
+    return records
+
+
+def _say(args, record: Record) -> None:
+    if not args.quiet:
+        main = record.metrics.get(MAIN_METRIC[record.task], float("nan"))
+        print(f"{record.clip:>12} {record.case:>18} {record.method:>10}: {MAIN_METRIC[record.task]} {main:6.2f}"
+              f"  {record.seconds:6.1f}s  {record.peak_mb:6.0f} MB", flush=True)
+
+
+# ------------------------------------------------------------------------------------------ outputs
+
+
+def _mean(values: list[float]) -> float:
+    finite = [v for v in values if v is not None and np.isfinite(v)]
+    return float(np.mean(finite)) if finite else float("nan")
+
+
+def summary_table(task: str, records: list[Record]) -> str:
+    """Markdown: per case and method, the mean of every figure over clips, time and memory."""
+    keys = [k for k in ("psnr", "psnr_y", "psnr_hole", "ssim", "lpips", "warp_error", "bpp", "decode_fps")
+            if any(k in r.metrics for r in records)]
+    lines = ["| case | method | " + " | ".join(keys) + " | s/clip | peak MB |",
+             "|---|---|" + "---|" * (len(keys) + 2)]
+    groups: dict[tuple[str, str], list[Record]] = {}
+    for r in records:
+        groups.setdefault((r.case, r.method), []).append(r)
+    for (case, method), rs in groups.items():
+        cells = [f"{_mean([r.metrics.get(k) for r in rs]):.4g}" for k in keys]
+        lines.append(f"| {case} | {method} | " + " | ".join(cells)
+                     + f" | {_mean([r.seconds for r in rs]):.1f} | {max(r.peak_mb for r in rs):.0f} |")
+    return "\n".join(lines)
+
+
+def per_clip_table(task: str, records: list[Record]) -> str:
+    """Markdown: the main metric per clip (rows) and method (columns), one block per case."""
+    metric = MAIN_METRIC[task]
+    methods = list(dict.fromkeys(r.method for r in records))
+    blocks = []
+    for case in dict.fromkeys(r.case for r in records):
+        rows = [r for r in records if r.case == case]
+        clips = list(dict.fromkeys(r.clip for r in rows))
+        head = [f"{metric} — {case}", "| clip | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
+        for clip in clips:
+            cells = [next((f"{r.metrics[metric]:.2f}" for r in rows if r.clip == clip and r.method == m), "–")
+                     for m in methods]
+            head.append(f"| {clip} | " + " | ".join(cells) + " |")
+        blocks.append("\n".join(head))
+    return "\n\n".join(blocks)
+
+
+def plot(task: str, records: list[Record], path: Path) -> None:
+    """Bar chart of the main metric per case and method; for compress, rate-distortion curves."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    if task == "compress":
+        for method in dict.fromkeys(r.method for r in records):
+            points = {}
+            for r in records:
+                if r.method == method:
+                    points.setdefault(r.case, []).append((r.metrics["bpp"], r.metrics["psnr"]))
+            curve = sorted((_mean([p[0] for p in v]), _mean([p[1] for p in v])) for v in points.values())
+            ax.plot(*zip(*curve, strict=True), marker="o", label=method)
+        ax.set_xscale("log")
+        ax.set_xlabel("bits per pixel (mean over clips)")
+        ax.set_ylabel("PSNR (dB)")
+    else:
+        metric = MAIN_METRIC[task]
+        cases = list(dict.fromkeys(r.case for r in records))
+        methods = list(dict.fromkeys(r.method for r in records))
+        width = 0.8 / len(methods)
+        for i, method in enumerate(methods):
+            values = [_mean([r.metrics.get(metric) for r in records if r.case == c and r.method == method])
+                      for c in cases]
+            ax.bar(np.arange(len(cases)) + i * width, values, width, label=method)
+        ax.set_xticks(np.arange(len(cases)) + 0.4 - width / 2, cases)
+        ax.set_ylabel(f"{metric} (dB, mean over clips)")
+        low = min(_mean([r.metrics.get(metric) for r in records if r.case == c]) for c in cases)
+        ax.set_ylim(bottom=max(0.0, low - 6))
+    ax.set_title(f"vidprior bench: {task}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_outputs(out: Path, task: str, records: list[Record], args) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
+    meta = {"task": task, "frames": args.frames, "clips": str(args.clips), "seed": args.seed,
+            "budget": args.budget, "machine": machine, "date": time.strftime("%Y-%m-%d")}
+    (out / f"{task}.json").write_text(json.dumps({"meta": meta, "records": [asdict(r) for r in records]}, indent=1))
+    text = (f"## {task}\n\n{args.frames} frames per clip; {machine}; {meta['date']}.\n\n"
+            f"{summary_table(task, records)}\n\n{per_clip_table(task, records)}\n\n![{task}]({task}.png)\n")
+    (out / f"{task}.md").write_text(text)
+    plot(task, records, out / f"{task}.png")
+    print(f"wrote {out / f'{task}.json'}, {out / f'{task}.md'}, {out / f'{task}.png'}")

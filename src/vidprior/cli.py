@@ -1,0 +1,156 @@
+"""The ``vidprior`` command: one subcommand per task, plus ``methods``, ``bench`` and ``demo``.
+
+Bad input ends with a one-line ``vidprior: error: ...`` on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+from .errors import VidpriorError
+from .methods import CODECS, DEFAULTS, METHODS, RunOptions
+
+TASK_HELP = {
+    "inpaint": "remove objects: fill the masked region of every frame",
+    "denoise": "remove noise",
+    "interpolate": "make in-between frames (k times the frame rate)",
+    "upscale": "super-resolve to s times the width and height",
+}
+
+
+def parse_duration(text: str) -> float:
+    """'90', '90s', '3m', '1.5h' -> seconds."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", str(text))
+    if not match or float(match.group(1)) <= 0:
+        raise VidpriorError(f"--budget {text!r} is not a duration; write e.g. 90s, 3m or 1h")
+    return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
+
+
+def parse_params(items: list[str]) -> dict[str, object]:
+    """['iters=300', 'lr=1e-3', 'mode=fast'] -> {'iters': 300, 'lr': 0.001, 'mode': 'fast'}."""
+    params: dict[str, object] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise VidpriorError(f"--param {item!r} must look like key=value")
+        for convert in (int, float):
+            try:
+                params[key] = convert(value)
+                break
+            except ValueError:
+                continue
+        else:
+            params[key] = value
+    return params
+
+
+def _task_parser(sub: argparse._SubParsersAction, task: str) -> argparse.ArgumentParser:
+    p = sub.add_parser(task, help=TASK_HELP[task], description=TASK_HELP[task])
+    p.add_argument("input", type=Path, help="video file (mp4/mkv/mov/avi/webm), frame folder or image")
+    p.add_argument("-o", "--output", type=Path, required=True,
+                   help="output: .mp4/.mov (H.264), .mkv (lossless FFV1) or a folder name (PNG frames)")
+    serving = [m.name for m in METHODS.values() if task in m.tasks]
+    p.add_argument("--method", default=DEFAULTS[task], help=f"one of {', '.join(serving)} (default {DEFAULTS[task]})")
+    p.add_argument("--start", type=int, default=0, help="first frame to use (default 0)")
+    p.add_argument("--frames", type=int, default=None, help="number of frames to use (default: all)")
+    p.add_argument("--crf", type=int, default=18, help="H.264 quality for .mp4/.mov output, 0-51 (default 18)")
+    p.add_argument("--compare", type=Path, default=None, help="also write a side-by-side before/after video here")
+    p.add_argument("--reference", type=Path, default=None, help="clean video to score the result against")
+    p.add_argument("--budget", default=None, help="time budget per window for learned methods, e.g. 90s, 3m")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="method-specific setting")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vidprior", description="Video restoration with learned priors.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = _task_parser(sub, "inpaint")
+    p.add_argument("--mask", type=Path, required=True,
+                   help="folder of mask images, a mask video, or one image for all frames (white = fill)")
+    p.add_argument("--mask-dilate", type=int, default=0, help="grow the mask by N pixels (default 0)")
+    p = _task_parser(sub, "denoise")
+    p.add_argument("--sigma", type=float, default=None, help="noise std on the 0-255 scale (default: estimated)")
+    p = _task_parser(sub, "interpolate")
+    p.add_argument("--factor", type=int, required=True, help="frame-rate multiplier k (2 = one new frame per gap)")
+    p = _task_parser(sub, "upscale")
+    p.add_argument("--scale", type=int, required=True, help="upscaling factor s (2, 3, 4, ...)")
+
+    sub.add_parser("methods", help="list the methods and the tasks each serves")
+
+    p = sub.add_parser("bench", help="benchmark methods on clean clips with synthetic degradations")
+    p.add_argument("--clips", type=Path, required=True, help="folder of clips: <name>/frames/ (+ <name>/masks/)")
+    p.add_argument("--task", required=True, help="inpaint, denoise, interpolate, upscale or compress")
+    p.add_argument("--methods", default=None, help="comma-separated methods (default: all for the task)")
+    p.add_argument("--frames", type=int, default=30, help="frames per clip (default 30)")
+    p.add_argument("--only", default=None, help="comma-separated clip names (default: all)")
+    p.add_argument("--sigma", default="25,50", help="denoise: comma-separated noise levels (default 25,50)")
+    p.add_argument("--factor", type=int, default=None, help="interpolate/upscale factor (default 2 / 4)")
+    p.add_argument("--budget", default=None, help="time budget per clip for learned methods, e.g. 3m")
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results"), help="folder for JSON, table and plot")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-q", "--quiet", action="store_true")
+
+    p = sub.add_parser("demo", help="remove an object from the built-in demo clip")
+    p.add_argument("-o", "--output", type=Path, default=Path("vidprior-demo"), help="folder for the results")
+    p.add_argument("--method", default=None, help=f"inpainting method (default {DEFAULTS['inpaint']})")
+    p.add_argument("-q", "--quiet", action="store_true")
+    return parser
+
+
+def _run_task(args: argparse.Namespace) -> None:
+    from .restore import restore
+
+    options = RunOptions(seed=args.seed, device=args.device, progress=not args.quiet,
+                         budget=parse_duration(args.budget) if args.budget else None,
+                         params=parse_params(args.param))
+    factor = getattr(args, "factor", None) or getattr(args, "scale", None) or 1
+    report = restore(args.command, args.input, args.output, method=args.method,
+                     mask=getattr(args, "mask", None), mask_dilate=getattr(args, "mask_dilate", 0),
+                     factor=factor, sigma=getattr(args, "sigma", None), start=args.start, frames=args.frames,
+                     crf=args.crf, options=options, compare=args.compare, reference=args.reference)
+    print(report.line())
+
+
+def _list_methods() -> None:
+    print(f"{'method':<12} {'family':<13} {'tasks':<36} summary")
+    for m in METHODS.values():
+        tasks = ", ".join(t + ("*" if DEFAULTS.get(t) == m.name else "") for t in m.tasks)
+        print(f"{m.name:<12} {m.family:<13} {tasks:<36} {m.summary}")
+    for c in CODECS.values():
+        print(f"{c.name:<12} {'codec':<13} {'compress':<36} {c.summary}")
+    print("* = default for that task")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command in TASK_HELP:
+            _run_task(args)
+        elif args.command == "methods":
+            _list_methods()
+        elif args.command == "bench":
+            from .bench import run_bench
+
+            run_bench(args)
+        elif args.command == "demo":
+            from .demo import run_demo
+
+            run_demo(args.output, method=args.method, progress=not args.quiet)
+    except VidpriorError as exc:
+        print(f"vidprior: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("vidprior: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

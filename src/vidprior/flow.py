@@ -1,0 +1,74 @@
+"""Optical flow with no downloaded weights (OpenCV DIS), backward warping and occlusion checks.
+
+Flow convention: ``flow[y, x] = (dx, dy)`` maps a pixel of the *reference* frame to where it is
+in the *target* frame, so ``warp(target, flow)`` pulls the target back onto the reference grid.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+_PRESETS = {
+    "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+    "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+    "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+}
+
+
+def _gray(frame: np.ndarray) -> np.ndarray:
+    if frame.dtype != np.uint8:
+        frame = np.clip(np.asarray(frame, np.float32) * (255.0 if frame.max() <= 1.0 else 1.0), 0, 255).astype(np.uint8)
+    return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) if frame.ndim == 3 else frame
+
+
+def dis_flow(reference: np.ndarray, target: np.ndarray, preset: str = "medium", refine: bool = True) -> np.ndarray:
+    """Dense flow (H, W, 2) float32 from ``reference`` to ``target`` (uint8 RGB or gray frames).
+
+    ``refine`` adds OpenCV's variational refinement (about twice the time, ~2x lower error).
+    """
+    dis = cv2.DISOpticalFlow_create(_PRESETS[preset])
+    dis.setUseSpatialPropagation(True)
+    if not refine:
+        dis.setVariationalRefinementIterations(0)
+    return dis.calc(_gray(reference), _gray(target), None)
+
+
+def warp(image: torch.Tensor, flow: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
+    """Backward-warp ``image`` (N, C, H, W) with ``flow`` (N, 2, H, W) in pixels; border replicated."""
+    n, _, h, w = image.shape
+    ys, xs = torch.meshgrid(
+        torch.arange(h, device=image.device, dtype=flow.dtype),
+        torch.arange(w, device=image.device, dtype=flow.dtype),
+        indexing="ij",
+    )
+    x = (xs + flow[:, 0]) * (2.0 / max(w - 1, 1)) - 1.0
+    y = (ys + flow[:, 1]) * (2.0 / max(h - 1, 1)) - 1.0
+    grid = torch.stack((x, y), dim=-1)
+    return F.grid_sample(image, grid.to(image.dtype), mode=mode, padding_mode="border", align_corners=True)
+
+
+def warp_np(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """Backward-warp one (H, W, C) or (H, W) array with a (H, W, 2) flow; same dtype back."""
+    h, w = flow.shape[:2]
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return cv2.remap(image, xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def flow_to_tensor(flow: np.ndarray) -> torch.Tensor:
+    """(H, W, 2) or (N, H, W, 2) numpy -> (N, 2, H, W) float32 tensor."""
+    t = torch.from_numpy(np.ascontiguousarray(flow)).float()
+    return (t[None] if t.ndim == 3 else t).permute(0, 3, 1, 2)
+
+
+def consistent(forward: np.ndarray, backward: np.ndarray, alpha: float = 0.01, beta: float = 0.5) -> np.ndarray:
+    """Forward-backward check: True (H, W) where following ``forward`` then ``backward`` returns home.
+
+    A pixel is kept when |f + b(x + f)|^2 < alpha (|f|^2 + |b(x + f)|^2) + beta (Sundaram et al. 2010).
+    """
+    back = warp_np(backward, forward)
+    error = np.sum((forward + back) ** 2, axis=-1)
+    bound = alpha * (np.sum(forward**2, axis=-1) + np.sum(back**2, axis=-1)) + beta
+    return error < bound

@@ -1,0 +1,104 @@
+"""Hole masks: a folder of images, a mask video, or one image for every frame.
+
+Convention: white (> threshold) = region to fill. Masks come out as bool arrays (T, H, W),
+True in the hole, checked against the video they belong to.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import VidpriorError
+from .video import IMAGE_SUFFIXES, iter_frames, probe
+
+THRESHOLD = 127
+
+
+def binarize(frame: np.ndarray, threshold: int = THRESHOLD) -> np.ndarray:
+    """uint8 (H, W, 3) or (H, W) -> bool (H, W): True where the brightest channel exceeds threshold."""
+    return (frame.max(axis=2) if frame.ndim == 3 else frame) > threshold
+
+
+def dilate(mask: np.ndarray, pixels: int) -> np.ndarray:
+    """Grow a bool mask (H, W) by ``pixels`` with a disc, so the hole also covers halos and shadows."""
+    if pixels <= 0:
+        return mask
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * pixels + 1, 2 * pixels + 1))
+    return cv2.dilate(mask.astype(np.uint8), disc) > 0
+
+
+class MaskSource:
+    """The masks for a video of ``total`` frames of ``size`` (H, W), validated on open.
+
+    A single image applies to every frame; otherwise the source must have one mask per frame of
+    the video. A mask of another size with the same aspect ratio is resized (nearest) with a note.
+    """
+
+    def __init__(self, path: Path, total: int, size: tuple[int, int], dilation: int = 0) -> None:
+        self.path = Path(path)
+        if not self.path.exists():
+            raise VidpriorError(f"{self.path}: mask not found; give a folder of mask images, a mask video or one image")
+        if dilation < 0 or dilation > 100:
+            raise VidpriorError(f"--mask-dilate {dilation} is out of range; give 0 to 100 pixels")
+        info = probe(self.path)
+        self.single = info.frames == 1 and (self.path.is_file() and self.path.suffix.lower() in IMAGE_SUFFIXES
+                                            or self.path.is_dir())
+        if not self.single and info.frames != total:
+            raise VidpriorError(
+                f"{self.path}: {info.frames} masks for a video of {total} frames; give one mask per frame "
+                "(same count and order) or a single image for all frames"
+            )
+        self.size, self.total, self.dilation = size, total, dilation
+        self.resize = (info.height, info.width) != size
+        if self.resize:
+            ratio_mask, ratio_video = info.width / info.height, size[1] / size[0]
+            if abs(ratio_mask / ratio_video - 1) > 0.02:
+                raise VidpriorError(
+                    f"{self.path}: masks are {info.width}x{info.height} but the video is {size[1]}x{size[0]} "
+                    "(another aspect ratio); make masks at the video's size"
+                )
+            print(f"note: resizing masks from {info.width}x{info.height} to {size[1]}x{size[0]} (nearest)",
+                  file=sys.stderr)
+
+    def _prepare(self, frame: np.ndarray) -> np.ndarray:
+        mask = binarize(frame)
+        if self.resize:
+            h, w = self.size
+            mask = cv2.resize(mask.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
+        return dilate(mask, self.dilation)
+
+    def iter(self, start: int = 0, count: int | None = None) -> Iterator[np.ndarray]:
+        """Masks (H, W) bool of frames ``start .. start+count-1`` of the video."""
+        count = self.total - start if count is None else count
+        if self.single:
+            mask = self._prepare(next(iter_frames(self.path)))
+            for _ in range(count):
+                yield mask
+        else:
+            for frame in iter_frames(self.path, start, count):
+                yield self._prepare(frame)
+
+    def read(self, start: int = 0, count: int | None = None) -> np.ndarray:
+        """(count, H, W) bool."""
+        return np.stack(list(self.iter(start, count)))
+
+    def validate(self, start: int = 0, count: int | None = None) -> float:
+        """Refuse masks that leave nothing to do or nothing to go on; returns the mean coverage."""
+        coverage = []
+        for index, mask in enumerate(self.iter(start, count), start):
+            if mask.all():
+                raise VidpriorError(
+                    f"{self.path}: the mask of frame {index} covers the whole frame; nothing is left to fill "
+                    "it from (white = region to fill: is the mask inverted?)"
+                )
+            coverage.append(mask.mean())
+            if self.single:
+                break
+        if max(coverage) == 0:
+            raise VidpriorError(f"{self.path}: the mask is empty (all black); white marks the region to fill")
+        return float(np.mean(coverage))

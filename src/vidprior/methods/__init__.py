@@ -1,0 +1,34 @@
+"""The methods, by name: ``METHODS[name]`` restores, ``CODECS[name]`` compresses.
+
+``DEFAULTS[task]`` is the best method we have for a task (measured in benchmarks/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+from ..errors import VidpriorError
+from . import classical
+from .base import Codec, Method, RunOptions
+
+METHODS: dict[str, Method] = {m.name: m for m in classical.METHODS}
+CODECS: dict[str, Codec] = {c.name: c for c in classical.CODECS}
+DEFAULTS: dict[str, str] = {
+    "inpaint": "flowfill",
+    "denoise": "nlmeans",
+    "interpolate": "flowinterp",
+    "upscale": "lanczos",
+}
+
+
+def get_method(name: str | None, task: str) -> Method:
+    """The method called ``name`` (or the task's default), checked to serve ``task``."""
+    name = name or DEFAULTS[task]
+    if name not in METHODS:
+        raise VidpriorError(f"unknown method '{name}'; `vidprior methods` lists them")
+    method = METHODS[name]
+    if task not in method.tasks:
+        serving = ", ".join(m.name for m in METHODS.values() if task in m.tasks)
+        raise VidpriorError(f"method '{name}' does not do {task}; methods that do: {serving}")
+    return method
+
+
+__all__ = ["CODECS", "DEFAULTS", "METHODS", "Codec", "Method", "RunOptions", "get_method"]

@@ -1,0 +1,284 @@
+"""Classical baselines with no learning: OpenCV inpainting, flow-guided filling, NL-means, BM3D,
+frame blending and flow interpolation, bicubic/Lanczos upscaling, and the x264/x265 codecs.
+
+All frames are uint8 RGB arrays (T, H, W, 3); holes are bool (T, H, W), True = unknown.
+"""
+
+from __future__ import annotations
+
+import io
+
+import av
+import cv2
+import numpy as np
+
+from .. import flow
+from ..problems import Problem
+from .base import Codec, Method, RunOptions
+
+
+def _param(problem: Problem, options: RunOptions, key: str, default):
+    """A method setting: ``options.params`` first, then ``problem.options``, else ``default``."""
+    value = options.params.get(key, problem.options.get(key, default))
+    return type(default)(value) if default is not None and value is not None else value
+
+
+# ------------------------------------------------------------------------------ inpainting
+
+
+def _inpaint_frame(frame: np.ndarray, hole: np.ndarray, radius: float, flag: int) -> np.ndarray:
+    """OpenCV inpainting of one (H, W, 3) uint8 frame where ``hole`` (H, W) is True."""
+    if not hole.any():
+        return frame.copy()
+    return cv2.inpaint(np.ascontiguousarray(frame), hole.astype(np.uint8), radius, flag)
+
+
+def _opencv_inpaint(flag: int):
+    def run(problem: Problem, options: RunOptions) -> np.ndarray:
+        radius = _param(problem, options, "radius", 5.0)
+        return np.stack([_inpaint_frame(f, m, radius, flag) for f, m in zip(problem.observed, problem.hole)])
+
+    return run
+
+
+def _fill_flow(field: np.ndarray, region: np.ndarray, radius: float = 5.0) -> np.ndarray:
+    """Replace a flow field (H, W, 2) inside ``region`` (H, W) bool by a smooth fill from outside."""
+    if not region.any():
+        return field
+    if region.all():
+        return np.zeros_like(field)
+    mask = region.astype(np.uint8)
+    channels = [cv2.inpaint(np.ascontiguousarray(field[..., c]), mask, radius, cv2.INPAINT_TELEA) for c in range(2)]
+    return np.stack(channels, axis=-1)
+
+
+def _flowfill(problem: Problem, options: RunOptions) -> np.ndarray:
+    """Flow-guided inpainting: copy each hole pixel from the nearest frame that sees it, else Telea."""
+    frames, holes = problem.observed, problem.hole
+    count, height, width = holes.shape
+    reach = _param(problem, options, "neighbours", 10)
+    radius = _param(problem, options, "radius", 5.0)
+    grow = _param(problem, options, "grow", 4)
+    kernel = np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)
+    prefilled = [_inpaint_frame(f, m, radius, cv2.INPAINT_TELEA) for f, m in zip(frames, holes)]
+    grown = [cv2.dilate(m.astype(np.uint8), kernel).astype(bool) for m in holes]
+    xs, ys = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    cache: dict[tuple[int, int], np.ndarray] = {}
+
+    def completed_flow(a: int, b: int) -> np.ndarray:
+        """Flow a -> b with the values inside a's (grown) hole replaced by a fill from around it."""
+        if (a, b) not in cache:
+            cache[(a, b)] = _fill_flow(flow.dis_flow(prefilled[a], prefilled[b]), grown[a])
+        return cache[(a, b)]
+
+    loose = _param(problem, options, "loose", 1)
+    stats = []
+    out = frames.copy()
+    for t in range(count):
+        for key in [k for k in cache if max(k) < t]:
+            del cache[key]
+        missing = holes[t].copy()
+        if not missing.any():
+            continue
+        order = sorted((s for s in range(max(0, t - reach), min(count, t + reach + 1)) if s != t),
+                       key=lambda s: (abs(s - t), s))
+        candidates = []
+        for s in order:
+            if not missing.any():
+                break
+            forward, backward = completed_flow(t, s), completed_flow(s, t)
+            px, py = xs + forward[..., 0], ys + forward[..., 1]
+            inside = (px >= 0) & (px <= width - 1) & (py >= 0) & (py <= height - 1)
+            touched = cv2.remap(holes[s].astype(np.float32), px, py, cv2.INTER_LINEAR, borderValue=1.0)
+            known = inside & (touched == 0)
+            values = cv2.remap(frames[s], px, py, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            take = missing & known & flow.consistent(forward, backward)
+            out[t][take] = values[take]
+            missing &= ~take
+            candidates.append((known, values))
+        stats.append(int(missing.sum()))
+        for known, values in (candidates if loose else []):  # second pass: trust the flow where the check could not pass
+            take = missing & known
+            out[t][take] = values[take]
+            missing &= ~take
+        if missing.any():
+            out[t] = _inpaint_frame(out[t], missing, radius, cv2.INPAINT_TELEA)
+    print("left after strict", np.mean(stats) / holes[0].size, holes.mean())
+    return out
+
+
+# ------------------------------------------------------------------------------ denoising
+
+
+def estimate_sigma(frames: np.ndarray, samples: int = 3) -> float:
+    """Noise std (0-255 scale) of uint8 frames (T, H, W, 3), from a few evenly spaced frames."""
+    from skimage.restoration import estimate_sigma as wavelet_sigma
+
+    index = np.unique(np.linspace(0, len(frames) - 1, min(samples, len(frames))).round().astype(int))
+    values = [wavelet_sigma(frames[i].astype(np.float32), channel_axis=-1, average_sigmas=True) for i in index]
+    return float(np.median(values))
+
+
+def _sigma(problem: Problem) -> float:
+    return float(problem.sigma) if problem.sigma is not None else estimate_sigma(problem.observed)
+
+
+def nlmeans_strength(sigma: float) -> float:
+    """NL-means filter strength h for noise std ``sigma`` (0-255), tuned on the shared clips."""
+    return 0.85 * sigma
+
+
+def _nlmeans(problem: Problem, options: RunOptions) -> np.ndarray:
+    """Video NL-means (OpenCV, colour, multi-frame) over a temporal window of odd size."""
+    frames = problem.observed
+    sigma = _sigma(problem)
+    if sigma <= 0:
+        return frames.copy()
+    h = _param(problem, options, "h", nlmeans_strength(sigma))
+    size = _param(problem, options, "temporal", 5)
+    size = max(1, min(size, len(frames)))
+    size -= 1 - size % 2
+    bgr = [cv2.cvtColor(f, cv2.COLOR_RGB2BGR) for f in frames]
+    out = np.empty_like(frames)
+    half = size // 2
+    for t in range(len(frames)):
+        start = min(max(0, t - half), len(frames) - size)
+        result = cv2.fastNlMeansDenoisingColoredMulti(bgr[start: start + size], t - start, size, None, h, h, 7, 21)
+        out[t] = cv2.cvtColor(result, cv2.COLOR_BGR2RGB)
+    return out
+
+
+def _bm3d(problem: Problem, options: RunOptions) -> np.ndarray:
+    """BM3D on each frame (colour version, known or estimated sigma)."""
+    import bm3d
+
+    frames = problem.observed
+    sigma = _sigma(problem)
+    if sigma <= 0:
+        return frames.copy()
+    out = [bm3d.bm3d_rgb(f.astype(np.float32) / 255.0, sigma_psd=sigma / 255.0) for f in frames]
+    return np.stack([np.clip(np.round(o * 255.0), 0, 255).astype(np.uint8) for o in out])
+
+
+# ------------------------------------------------------------------------------ interpolation
+
+
+def _interpolate(problem: Problem, make_gap) -> np.ndarray:
+    """Fill (t-1)·k+1 frames: observed frames at 0, k, 2k, ...; ``make_gap(a, b, taus)`` the rest."""
+    frames, k = problem.observed, problem.factor
+    out = np.empty((*problem.target_shape, 3), np.uint8)
+    out[::k] = frames
+    taus = [j / k for j in range(1, k)]
+    for i in range(len(frames) - 1):
+        out[i * k + 1: (i + 1) * k] = make_gap(frames[i], frames[i + 1], taus)
+    return out
+
+
+def _blend_gap(a: np.ndarray, b: np.ndarray, taus: list[float]) -> list[np.ndarray]:
+    a, b = a.astype(np.float32), b.astype(np.float32)
+    return [np.clip(np.round((1 - tau) * a + tau * b), 0, 255).astype(np.uint8) for tau in taus]
+
+
+def _flow_gap(a: np.ndarray, b: np.ndarray, taus: list[float]) -> list[np.ndarray]:
+    """In-between frames (H, W, 3) of ``a`` and ``b`` at times ``taus`` by bidirectional DIS flow.
+
+    The flows from time tau back to the two frames use the flow-reversal approximation of
+    Super SloMo: F_t0 = -(1-t)·t·F01 + t²·F10, F_t1 = (1-t)²·F01 - t·(1-t)·F10. A pixel occluded
+    in one frame (forward-backward check fails) is taken from the other one.
+    """
+    f01, f10 = flow.dis_flow(a, b), flow.dis_flow(b, a)
+    seen0 = flow.consistent(f01, f10).astype(np.float32)
+    seen1 = flow.consistent(f10, f01).astype(np.float32)
+    a32, b32 = a.astype(np.float32), b.astype(np.float32)
+    result = []
+    for tau in taus:
+        ft0 = -(1 - tau) * tau * f01 + tau * tau * f10
+        ft1 = (1 - tau) ** 2 * f01 - tau * (1 - tau) * f10
+        w0 = (1 - tau) * (flow.warp_np(seen0, ft0) + 1e-3)
+        w1 = tau * (flow.warp_np(seen1, ft1) + 1e-3)
+        mix = (w0[..., None] * flow.warp_np(a32, ft0) + w1[..., None] * flow.warp_np(b32, ft1)) / (w0 + w1)[..., None]
+        result.append(np.clip(np.round(mix), 0, 255).astype(np.uint8))
+    return result
+
+
+# ------------------------------------------------------------------------------ upscaling
+
+
+def _resize(interpolation: int):
+    def run(problem: Problem, options: RunOptions) -> np.ndarray:
+        _, height, width = problem.target_shape
+        return np.stack([cv2.resize(f, (width, height), interpolation=interpolation) for f in problem.observed])
+
+    return run
+
+
+# ------------------------------------------------------------------------------ codecs
+
+_SIZE_TAG = "comment"
+
+
+def _encoder(codec: str, options: dict):
+    def encode(frames: np.ndarray, fps: float, quality: float) -> bytes:
+        """uint8 (T, H, W, 3) -> mp4 bytes; odd sizes are padded to even and the size kept in metadata."""
+        _, height, width = frames.shape[:3]
+        padded = np.pad(frames, ((0, 0), (0, height % 2), (0, width % 2), (0, 0)), mode="edge")
+        buffer = io.BytesIO()
+        with av.open(buffer, "w", format="mp4") as container:
+            container.metadata[_SIZE_TAG] = f"{width}x{height}"
+            stream = container.add_stream(codec, rate=round(fps or 25))
+            stream.width, stream.height = padded.shape[2], padded.shape[1]
+            stream.pix_fmt = "yuv420p"
+            stream.options = {**options, "crf": str(int(round(quality)))}
+            for frame in padded:
+                for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")):
+                    container.mux(packet)
+            for packet in stream.encode():
+                container.mux(packet)
+        return buffer.getvalue()
+
+    return encode
+
+
+def _decode(data: bytes) -> np.ndarray:
+    """mp4 bytes -> uint8 (T, H, W, 3), cropped back to the size stored by the encoder."""
+    with av.open(io.BytesIO(data), "r") as container:
+        size = container.metadata.get(_SIZE_TAG, "")
+        frames = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+    if "x" in size:
+        width, height = (int(v) for v in size.split("x"))
+        frames = frames[:, :height, :width]
+    return np.ascontiguousarray(frames)
+
+
+_CRFS = (18.0, 23.0, 28.0, 33.0, 38.0, 43.0, 48.0)
+
+METHODS: list[Method] = [
+    Method("telea", "classical", ("inpaint",), "OpenCV Telea fast-marching inpainting of each frame.",
+           _opencv_inpaint(cv2.INPAINT_TELEA), window=1, context=0),
+    Method("ns", "classical", ("inpaint",), "OpenCV Navier-Stokes inpainting of each frame.",
+           _opencv_inpaint(cv2.INPAINT_NS), window=1, context=0),
+    Method("flowfill", "classical", ("inpaint",),
+           "Copies hole pixels from nearby frames along completed DIS optical flow; Telea for the rest.",
+           _flowfill, window=30, context=10),
+    Method("nlmeans", "classical", ("denoise",),
+           "OpenCV multi-frame colour non-local means over 5 frames, strength set from sigma.",
+           _nlmeans, window=30, context=2),
+    Method("bm3d", "classical", ("denoise",), "BM3D colour denoising of each frame (slow).",
+           _bm3d, window=1, context=0),
+    Method("blend", "classical", ("interpolate",), "Linear cross-fade of the two neighbouring frames.",
+           lambda p, o: _interpolate(p, _blend_gap), window=30, context=0),
+    Method("flowinterp", "classical", ("interpolate",),
+           "Warps both neighbours along bidirectional DIS flow to the in-between time, occlusion-aware.",
+           lambda p, o: _interpolate(p, _flow_gap), window=30, context=0),
+    Method("bicubic", "classical", ("upscale",), "Bicubic resizing of each frame (OpenCV).",
+           _resize(cv2.INTER_CUBIC), window=1, context=0),
+    Method("lanczos", "classical", ("upscale",), "Lanczos-4 resizing of each frame (OpenCV).",
+           _resize(cv2.INTER_LANCZOS4), window=1, context=0),
+]
+
+CODECS: list[Codec] = [
+    Codec("x264", "H.264 (libx264, preset veryslow, yuv420p) at a CRF.",
+          _encoder("libx264", {"preset": "veryslow"}), _decode, _CRFS),
+    Codec("x265", "HEVC (libx265, preset slow, yuv420p) at a CRF.",
+          _encoder("libx265", {"preset": "slow", "x265-params": "log-level=error"}), _decode, _CRFS),
+]

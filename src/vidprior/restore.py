@@ -1,0 +1,169 @@
+"""Run one task with one method on a video file, streaming it through in temporal windows.
+
+This is what the CLI's task commands and the Python API call:
+
+    >>> from vidprior import restore
+    >>> report = restore("inpaint", "clip.mp4", "out.mp4", mask="masks/")
+
+Frames are decoded once, in order, into a sliding buffer of ``window + 2·context`` frames (the
+method's needs), so memory is bounded by the window, not by the length of the video. Each
+window's result has its known pixels pasted back (`Problem.finalize`), only its core frames are
+written, and outputs are committed atomically.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from contextlib import nullcontext
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from . import metrics
+from .errors import VidpriorError
+from .masks import MaskSource
+from .methods import RunOptions, get_method
+from .problems import Problem
+from .video import VideoWriter, check_frame_size, check_output, iter_frames, probe
+from .viz import side_by_side
+
+
+@dataclass
+class Report:
+    """What a run did: output path, frame count, wall time, peak memory and quality figures."""
+
+    output: Path
+    method: str
+    frames: int
+    seconds: float
+    peak_memory_mb: float
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    def line(self) -> str:
+        figures = "  ".join(f"{k}={v:.4g}" for k, v in self.metrics.items())
+        return (f"{self.output}: {self.frames} frames by {self.method} in {self.seconds:.1f}s "
+                f"(peak memory {self.peak_memory_mb:.0f} MB)" + (f"  {figures}" if figures else ""))
+
+
+def peak_memory_mb() -> float:
+    """Peak resident memory of this process so far, in MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def windows(frames: Iterator[np.ndarray], total: int, size: int, before: int, after: int
+            ) -> Iterator[tuple[int, int, int, np.ndarray]]:
+    """Cut a stream of ``total`` items into windows with context.
+
+    Yields (lo, a, b, items[lo:hi]) where [a, b) is the core (consecutive cores tile 0..total)
+    and ``lo = max(0, a - before)``, ``hi = min(total, b + after)``. At most
+    ``size + before + after`` items are held at once.
+    """
+    size = size or total
+    buffer: deque[np.ndarray] = deque()
+    buffer_start = 0
+    for a in range(0, total, size):
+        b = min(total, a + size)
+        lo, hi = max(0, a - before), min(total, b + after)
+        while buffer_start < lo:
+            buffer.popleft()
+            buffer_start += 1
+        while buffer_start + len(buffer) < hi:
+            buffer.append(next(frames))
+        yield lo, a, b, np.stack(list(buffer)[: hi - buffer_start])
+
+
+def parse_range(start: int, count: int | None, total: int, what: Path) -> int:
+    """Frames to take from ``start``; a clear error when the range is outside the video."""
+    if start < 0 or start >= total:
+        raise VidpriorError(f"--start {start} is outside {what}, which has {total} frames (0..{total - 1})")
+    if count is not None and count < 1:
+        raise VidpriorError(f"--frames {count} must be at least 1")
+    return min(total - start, count or total)
+
+
+def restore(task: str, input: Path | str, output: Path | str, *, method: str | None = None,
+            mask: Path | str | None = None, mask_dilate: int = 0, factor: int = 1,
+            sigma: float | None = None, start: int = 0, frames: int | None = None, crf: int = 18,
+            options: RunOptions | None = None, compare: Path | str | None = None,
+            reference: Path | str | None = None) -> Report:
+    """Restore ``input`` into ``output`` (see the module docstring); returns a `Report`.
+
+    task: inpaint | denoise | interpolate | upscale. mask: required for inpaint. factor: k for
+    interpolate, s for upscale. sigma: noise level (0-255 scale) when known. compare: also write a
+    side-by-side video there. reference: a clean video to score the result against.
+    """
+    options = options or RunOptions()
+    input, output = Path(input), Path(output)
+    info = probe(input)
+    check_frame_size(info.height, info.width, str(input))
+    check_output(output, input, mask and Path(mask), reference and Path(reference))
+    if compare is not None:
+        check_output(Path(compare), input, output)
+    chosen = get_method(method, task)
+    count = parse_range(start, frames, info.frames, input)
+    if sigma is not None and not 0 <= sigma <= 255:
+        raise VidpriorError(f"--sigma {sigma} is out of range; give the noise level on the 0-255 scale (e.g. 25)")
+    masks = None
+    if task == "inpaint":
+        if mask is None:
+            raise VidpriorError("inpaint needs --mask: a folder of mask images, a mask video or one image")
+        masks = MaskSource(Path(mask), info.frames, (info.height, info.width), mask_dilate)
+        masks.validate(start, count)
+    if task == "interpolate" and count < 2:
+        raise VidpriorError("interpolation needs at least 2 frames")
+    # validate the factor before any work starts
+    Problem(task, np.zeros((2, 8, 8, 3), np.uint8), np.zeros((2, 8, 8), bool) if masks else None, factor)
+
+    step = factor if task == "interpolate" else 1
+    after = max(chosen.context, 1 if task == "interpolate" else 0)
+    n_out = (count - 1) * step + 1
+    fps = info.fps * step
+    clean = iter_frames(reference, start * step, n_out) if reference is not None else None
+    scores: list[tuple[int, dict[str, float]]] = []
+    began = time.monotonic()
+
+    frame_stream = iter_frames(input, start, count)
+    mask_stream = masks.iter(start, count) if masks else None
+    mask_windows = windows(mask_stream, count, chosen.window, chosen.context, after) if masks else None
+    with VideoWriter(output, fps, crf, input if info.has_audio else None, start / info.fps) as writer, \
+            (VideoWriter(compare, fps, crf) if compare else nullcontext()) as compare_writer, \
+            tqdm(total=n_out, unit="frame", desc=f"{task} ({chosen.name})", disable=not options.progress,
+                 file=sys.stderr) as bar:
+        for lo, a, b, observed in windows(frame_stream, count, chosen.window, chosen.context, after):
+            hole = next(mask_windows)[3] if mask_windows else None
+            problem = Problem(task, observed, hole, factor if step > 1 or task == "upscale" else 1, sigma)
+            result = problem.finalize(chosen.run(problem, options))
+            first, last = (a - lo) * step, (b - lo) * step if b < count else (b - 1 - lo) * step + 1
+            core = result[first:last]
+            writer.write_all(core)
+            if compare:
+                for i, frame in enumerate(core):
+                    source_index = (first + i) // step
+                    shown = observed[min(source_index, len(observed) - 1)]
+                    tint = hole[source_index] if hole is not None else None
+                    compare_writer.write(side_by_side(shown, frame, tint, ("input", chosen.name)))
+            if clean is not None:
+                truth = np.stack([next(clean) for _ in range(len(core))])
+                if truth.shape != core.shape:
+                    raise VidpriorError(f"{reference}: reference frames are {truth.shape[1:3]}, "
+                                        f"the result is {core.shape[1:3]}; give the clean video of this clip")
+                window_hole = hole[a - lo: b - lo] if hole is not None else None
+                scores.append((len(core), metrics.evaluate(core, truth, hole=window_hole,
+                                                          sr_scale=factor if task == "upscale" else None)))
+            bar.update(len(core))
+    return Report(output, chosen.name, n_out, time.monotonic() - began, peak_memory_mb(), _mean_scores(scores))
+
+
+def _mean_scores(scores: list[tuple[int, dict[str, float]]]) -> dict[str, float]:
+    """Frame-weighted mean of per-window figures."""
+    if not scores:
+        return {}
+    total = sum(n for n, _ in scores)
+    keys = scores[0][1].keys()
+    return {k: sum(n * s[k] for n, s in scores) / total for k in keys if all(k in s for _, s in scores)}
