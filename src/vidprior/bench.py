@@ -121,9 +121,11 @@ def make_cases(task: str, clip: Clip, clips: list[Clip], sigmas: list[float], fa
     """The degraded inputs of ``clip`` for ``task``."""
     frames = clip.frames
     if task == "inpaint":
-        donors = [c for c in clips if c.masks is not None and c.name != clip.name]
+        # shapes come from another clip's masks where possible; moving_masks moves them along a new path
+        donors = ([c for c in clips if c.masks is not None and c.name != clip.name]
+                  or [c for c in clips if c.masks is not None])
         if not donors:
-            raise VidpriorError("the inpaint benchmark needs at least two clips, one of them with masks/")
+            raise VidpriorError("the inpaint benchmark needs a clip with object masks (<name>/masks/)")
         donor = donors[sum(map(ord, clip.name)) % len(donors)]
         hole = moving_masks(donor.masks, frames.shape[1:3], len(frames), seed=seed, coverage=0.10)
         return [Case(f"holes from {donor.name}", Problem("inpaint", frames, hole), frames)]
@@ -307,7 +309,8 @@ def plot(task: str, records: list[Record], path: Path) -> None:
 
 def write_outputs(out: Path, task: str, records: list[Record], args) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
+    machine = (f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+               f"{torch.get_num_threads()} threads")
     meta = {"task": task, "frames": args.frames, "clips": str(args.clips), "seed": args.seed,
             "budget": args.budget, "machine": machine, "date": time.strftime("%Y-%m-%d")}
     (out / f"{task}.json").write_text(json.dumps({"meta": meta, "records": [asdict(r) for r in records]}, indent=1))

@@ -72,3 +72,29 @@ def consistent(forward: np.ndarray, backward: np.ndarray, alpha: float = 0.01, b
     error = np.sum((forward + back) ** 2, axis=-1)
     bound = alpha * (np.sum(forward**2, axis=-1) + np.sum(back**2, axis=-1)) + beta
     return error < bound
+
+
+def fill_smooth(field: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """Replace ``field`` (H, W, C) float inside ``region`` (H, W) bool by a smooth fill from outside.
+
+    Normalised convolution at growing Gaussian widths: each missing pixel takes the weighted mean of
+    the known values around it at the smallest width that reaches any. (OpenCV's ``inpaint`` is not
+    used for this: it mangles float fields with positive fractional values.)
+    """
+    if not region.any():
+        return field
+    if region.all():
+        return np.zeros_like(field)
+    known = (~region).astype(np.float32)
+    values = np.where(region[..., None], 0.0, field).astype(np.float32)
+    out = values.copy()
+    todo = region.copy()
+    sigma = 1.0
+    while todo.any():
+        weight = cv2.GaussianBlur(known, (0, 0), sigma)
+        mean = cv2.GaussianBlur(values, (0, 0), sigma).reshape(field.shape) / np.maximum(weight, 1e-12)[..., None]
+        reached = todo & (weight > 1e-3)
+        out[reached] = mean[reached]
+        todo &= ~reached
+        sigma *= 2
+    return out.astype(field.dtype)

@@ -98,38 +98,37 @@ def psnr_y(result: np.ndarray, reference: np.ndarray, crop: int) -> float:
 
 
 @functools.cache
-def _gaussian_1d() -> torch.Tensor:
-    """(11,) float64 Gaussian taps, sigma 1.5, summing to 1."""
+def _gaussian_taps() -> tuple[torch.Tensor, torch.Tensor]:
+    """Horizontal (5, 1, 1, 11) and vertical (5, 1, 11, 1) Gaussian taps (sigma 1.5) for 5 maps."""
     x = torch.arange(-SSIM_RADIUS, SSIM_RADIUS + 1, dtype=torch.float64)
     taps = torch.exp(-0.5 * (x / SSIM_SIGMA) ** 2)
-    return taps / taps.sum()
+    taps = (taps / taps.sum()).float()
+    return taps.view(1, 1, 1, -1).repeat(5, 1, 1, 1), taps.view(1, 1, -1, 1).repeat(5, 1, 1, 1)
 
 
-def _blur(x: torch.Tensor) -> torch.Tensor:
-    """Separable Gaussian filter of (N, 1, H, W), 'valid' only: (N, 1, H-10, W-10)."""
-    taps = _gaussian_1d().to(x)
-    x = F.conv2d(x, taps.view(1, 1, 1, -1))
-    return F.conv2d(x, taps.view(1, 1, -1, 1))
+def _ssim_maps(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """SSIM maps of (N, 1, H, W) images in [0, 1]: (N, H-10, W-10), 'valid' window positions only."""
+    horizontal, vertical = _gaussian_taps()
+    stats = torch.cat([a, b, a * a, b * b, a * b], dim=1)  # (N, 5, H, W), blurred in one grouped pass
+    stats = F.conv2d(F.conv2d(stats, horizontal, groups=5), vertical, groups=5)
+    mu_a, mu_b, aa, bb, ab = stats.unbind(dim=1)
+    var_a, var_b, cov = aa - mu_a**2, bb - mu_b**2, ab - mu_a * mu_b
+    c1, c2 = SSIM_K1**2, SSIM_K2**2
+    return ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
 
 
 def ssim(result: np.ndarray, reference: np.ndarray) -> float:
     """Mean per-frame SSIM over RGB (matches skimage's Gaussian-window SSIM, see module notes)."""
     result, reference = _clips(result, reference)
-    if min(result.shape[1:3]) < 2 * SSIM_RADIUS + 1:
-        raise VidpriorError(f"SSIM needs frames of at least 11x11, got {result.shape[2]}x{result.shape[1]}")
-    c1, c2 = SSIM_K1**2, SSIM_K2**2
+    h, w = result.shape[1:3]
+    if min(h, w) < 2 * SSIM_RADIUS + 1:
+        raise VidpriorError(f"SSIM needs frames of at least 11x11, got {w}x{h}")
     scores = []
     for start in range(0, len(result), 16):  # chunks bound memory on long clips
-        a = torch.from_numpy(result[start:start + 16]).permute(0, 3, 1, 2).double().div(255.0)
-        b = torch.from_numpy(reference[start:start + 16]).permute(0, 3, 1, 2).double().div(255.0)
-        a, b = a.reshape(-1, 1, *a.shape[2:]), b.reshape(-1, 1, *b.shape[2:])  # channels as images
-        mu_a, mu_b = _blur(a), _blur(b)
-        var_a = _blur(a * a) - mu_a**2
-        var_b = _blur(b * b) - mu_b**2
-        cov = _blur(a * b) - mu_a * mu_b
-        s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
-        scores.append(s.reshape(-1, 3, s.shape[-2] * s.shape[-1]).mean(dim=(1, 2)))
-    return float(torch.cat(scores).mean())
+        a = frames_to_tensor(result[start:start + 16]).reshape(-1, 1, h, w)  # channels as images
+        b = frames_to_tensor(reference[start:start + 16]).reshape(-1, 1, h, w)
+        scores.append(_ssim_maps(a, b).reshape(-1, 3 * (h - 2 * SSIM_RADIUS) * (w - 2 * SSIM_RADIUS)).mean(1))
+    return float(torch.cat(scores).double().mean())
 
 
 def reference_flows(reference: np.ndarray) -> Flows:

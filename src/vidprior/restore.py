@@ -16,9 +16,9 @@ from __future__ import annotations
 import resource
 import sys
 import time
-from contextlib import nullcontext
 from collections import deque
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 

@@ -154,7 +154,8 @@ def _open_container(path: Path) -> Iterator[av.container.InputContainer]:
     try:
         container = av.open(str(path))
     except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
-        raise VidpriorError(f"{path}: cannot open as a video ({exc.__class__.__name__}); is the file complete?") from None
+        raise VidpriorError(
+            f"{path}: cannot open as a video ({exc.__class__.__name__}); is the file complete?") from None
     try:
         if not container.streams.video:
             raise VidpriorError(f"{path}: the file has no video stream")
@@ -207,7 +208,8 @@ def iter_frames(path: Path, start: int = 0, count: int | None = None) -> Iterato
                 if index >= start:
                     yield frame.to_ndarray(format="rgb24")
         except av.FFmpegError as exc:
-            raise VidpriorError(f"{path}: the video is damaged near frame {index} ({exc}); trim or re-encode it") from None
+            raise VidpriorError(
+                f"{path}: the video is damaged near frame {index} ({exc}); trim or re-encode it") from None
 
 
 def read_video(path: Path, start: int = 0, count: int | None = None) -> Video:
@@ -224,7 +226,8 @@ def read_video(path: Path, start: int = 0, count: int | None = None) -> Video:
 
 def check_frame_size(height: int, width: int, what: str) -> None:
     if min(height, width) < MIN_SIZE:
-        raise VidpriorError(f"{what}: frames of {width}x{height} are too small; at least {MIN_SIZE}x{MIN_SIZE} is needed")
+        raise VidpriorError(
+            f"{what}: frames of {width}x{height} are too small; at least {MIN_SIZE}x{MIN_SIZE} is needed")
 
 
 # ----------------------------------------------------------------------------------------- writing
@@ -269,7 +272,8 @@ class VideoWriter:
         self.path = Path(path)
         self.kind = output_kind(self.path)
         if not 0 <= crf <= 51:
-            raise VidpriorError(f"--crf {crf} is out of range; H.264 takes 0 (best) to 51 (worst), 18 is visually clean")
+            raise VidpriorError(
+                f"--crf {crf} is out of range; H.264 takes 0 (best) to 51 (worst), 18 is visually clean")
         if not 0 < fps <= 1000:
             raise VidpriorError(f"fps {fps} is not valid; give a rate between 0 and 1000")
         self.fps, self.crf = fps, crf

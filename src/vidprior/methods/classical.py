@@ -41,17 +41,6 @@ def _opencv_inpaint(flag: int):
     return run
 
 
-def _fill_flow(field: np.ndarray, region: np.ndarray, radius: float = 5.0) -> np.ndarray:
-    """Replace a flow field (H, W, 2) inside ``region`` (H, W) bool by a smooth fill from outside."""
-    if not region.any():
-        return field
-    if region.all():
-        return np.zeros_like(field)
-    mask = region.astype(np.uint8)
-    channels = [cv2.inpaint(np.ascontiguousarray(field[..., c]), mask, radius, cv2.INPAINT_TELEA) for c in range(2)]
-    return np.stack(channels, axis=-1)
-
-
 def _flowfill(problem: Problem, options: RunOptions) -> np.ndarray:
     """Flow-guided inpainting: copy each hole pixel from the nearest frame that sees it, else Telea."""
     frames, holes = problem.observed, problem.hole
@@ -68,11 +57,10 @@ def _flowfill(problem: Problem, options: RunOptions) -> np.ndarray:
     def completed_flow(a: int, b: int) -> np.ndarray:
         """Flow a -> b with the values inside a's (grown) hole replaced by a fill from around it."""
         if (a, b) not in cache:
-            cache[(a, b)] = _fill_flow(flow.dis_flow(prefilled[a], prefilled[b]), grown[a])
+            cache[(a, b)] = flow.fill_smooth(flow.dis_flow(prefilled[a], prefilled[b]), grown[a])
         return cache[(a, b)]
 
     loose = _param(problem, options, "loose", 1)
-    stats = []
     out = frames.copy()
     for t in range(count):
         for key in [k for k in cache if max(k) < t]:
@@ -96,14 +84,13 @@ def _flowfill(problem: Problem, options: RunOptions) -> np.ndarray:
             out[t][take] = values[take]
             missing &= ~take
             candidates.append((known, values))
-        stats.append(int(missing.sum()))
-        for known, values in (candidates if loose else []):  # second pass: trust the flow where the check could not pass
+        # second pass: trust the flow where the forward-backward check could not pass
+        for known, values in (candidates if loose else []):
             take = missing & known
             out[t][take] = values[take]
             missing &= ~take
         if missing.any():
             out[t] = _inpaint_frame(out[t], missing, radius, cv2.INPAINT_TELEA)
-    print("left after strict", np.mean(stats) / holes[0].size, holes.mean())
     return out
 
 
@@ -140,10 +127,11 @@ def _nlmeans(problem: Problem, options: RunOptions) -> np.ndarray:
     size -= 1 - size % 2
     bgr = [cv2.cvtColor(f, cv2.COLOR_RGB2BGR) for f in frames]
     out = np.empty_like(frames)
-    half = size // 2
-    for t in range(len(frames)):
-        start = min(max(0, t - half), len(frames) - size)
-        result = cv2.fastNlMeansDenoisingColoredMulti(bgr[start: start + size], t - start, size, None, h, h, 7, 21)
+    count = len(frames)
+    for t in range(count):
+        half = min(size // 2, t, count - 1 - t)  # OpenCV needs the frame at the window's centre
+        result = cv2.fastNlMeansDenoisingColoredMulti(bgr[t - half: t + half + 1], half, 2 * half + 1,
+                                                      None, h, h, 7, 21)
         out[t] = cv2.cvtColor(result, cv2.COLOR_BGR2RGB)
     return out
 
@@ -219,9 +207,14 @@ _SIZE_TAG = "comment"
 
 def _encoder(codec: str, options: dict):
     def encode(frames: np.ndarray, fps: float, quality: float) -> bytes:
-        """uint8 (T, H, W, 3) -> mp4 bytes; odd sizes are padded to even and the size kept in metadata."""
+        """uint8 (T, H, W, 3) -> mp4 bytes; the size stored in metadata, frames padded inside.
+
+        Odd sizes are padded to even; frames under 64 pixels to 64, since libx265 (as shipped with
+        PyAV 18) writes out of bounds in its lookahead for smaller frames (seen with valgrind).
+        """
         _, height, width = frames.shape[:3]
-        padded = np.pad(frames, ((0, 0), (0, height % 2), (0, width % 2), (0, 0)), mode="edge")
+        pad_h, pad_w = max(64, height + height % 2) - height, max(64, width + width % 2) - width
+        padded = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
         buffer = io.BytesIO()
         with av.open(buffer, "w", format="mp4") as container:
             container.metadata[_SIZE_TAG] = f"{width}x{height}"

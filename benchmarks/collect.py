@@ -1,0 +1,33 @@
+"""Join the per-task tables of `vidprior bench` into one markdown page (printed to stdout).
+
+    python benchmarks/collect.py benchmarks/results > benchmarks/RESULTS.md
+"""
+
+import re
+import sys
+from pathlib import Path
+
+ORDER = ("inpaint", "denoise", "interpolate", "upscale", "compress")
+HEADER = """# Benchmark results
+
+Produced by `bash benchmarks/run.sh` (that is, `vidprior bench --clips ../shared/data/clips --task T` for
+every task, then this collector). Inputs are the clean shared clips with synthetic degradations made by
+`vidprior.problems` (seeded); figures are means over clips. PSNR/SSIM are per-frame means on RGB;
+`psnr_hole` counts only the filled pixels; `psnr_y` is the super-resolution convention (Y channel,
+border crop = scale); `warp_error` is the temporal warping error (lower is better, see
+`vidprior.metrics.warping_error`); `lpips` is LPIPS-AlexNet (lower is better); `s/clip` is wall time per
+clip and `peak MB` the peak resident memory of the benchmark process while the method ran.
+"""
+
+
+def main(folder: Path) -> None:
+    print(HEADER)
+    for task in ORDER:
+        table = folder / f"{task}.md"
+        if table.is_file():
+            text = re.sub(r"\]\((\w+\.png)\)", rf"]({folder.name}/\1)", table.read_text())
+            print(text)
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))

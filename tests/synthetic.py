@@ -1,0 +1,23 @@
+"""Synthetic clips with known content, shared by the tests."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def textured_image(height: int, width: int, seed: int = 0) -> np.ndarray:
+    """A smooth-but-detailed RGB image (H, W, 3) uint8: blurred noise plus gradients."""
+    rng = np.random.default_rng(seed)
+    noise = rng.uniform(0, 255, (height, width, 3)).astype(np.float32)
+    blurred = cv2.GaussianBlur(noise, (0, 0), 2.0)
+    blurred = (blurred - blurred.min()) / (np.ptp(blurred) + 1e-6) * 160
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    gradient = np.stack([xs / width * 60, ys / height * 60, (xs + ys) / (width + height) * 60], axis=2)
+    return np.clip(blurred + gradient + 20, 0, 255).astype(np.uint8)
+
+
+def panning_clip(frames: int = 8, height: int = 48, width: int = 64, step: int = 2, seed: int = 0) -> np.ndarray:
+    """(T, H, W, 3) uint8: a window sliding ``step`` pixels per frame over a larger textured image."""
+    big = textured_image(height, width + step * frames, seed)
+    return np.stack([big[:, t * step: t * step + width] for t in range(frames)])

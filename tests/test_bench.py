@@ -1,0 +1,76 @@
+"""`vidprior bench` end to end on a tiny folder of synthetic clips."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+from synthetic import panning_clip
+
+from vidprior.cli import main
+
+
+@pytest.fixture
+def clips(tmp_path):
+    """Two 6-frame clips; the second has object masks (a moving disc)."""
+    root = tmp_path / "clips"
+    for index, name in enumerate(("pan", "disc")):
+        frames = root / name / "frames"
+        frames.mkdir(parents=True)
+        for t, frame in enumerate(panning_clip(frames=6, height=48, width=64, seed=index)):
+            cv2.imwrite(str(frames / f"{t:05d}.png"), frame[..., ::-1])
+    masks = root / "disc" / "masks"
+    masks.mkdir()
+    for t in range(6):
+        mask = np.zeros((48, 64), np.uint8)
+        cv2.circle(mask, (16 + 4 * t, 24), 9, 255, -1)
+        cv2.imwrite(str(masks / f"{t:05d}.png"), mask)
+    return root
+
+
+def _bench(clips, out, task, methods, *extra):
+    code = main(["bench", "--clips", str(clips), "--task", task, "--methods", methods, "--frames", "6",
+                 "--out", str(out), "-q", *extra])
+    assert code in (0, None)
+    data = json.loads((out / f"{task}.json").read_text())
+    assert (out / f"{task}.png").stat().st_size > 1000
+    return data, (out / f"{task}.md").read_text()
+
+
+def test_inpaint_bench_scores_every_method_on_every_clip(clips, tmp_path):
+    data, table = _bench(clips, tmp_path / "out", "inpaint", "telea,flowfill")
+    records = data["records"]
+    expected = {(c, m) for c in ("pan", "disc") for m in ("telea", "flowfill")}
+    assert {(r["clip"], r["method"]) for r in records} == expected
+    for r in records:
+        assert r["seconds"] > 0 and r["peak_mb"] > 10
+        assert {"psnr", "psnr_hole", "ssim", "warp_error"} <= set(r["metrics"])
+        assert r["metrics"]["psnr"] > r["metrics"]["psnr_hole"]  # known pixels are exact
+    assert "| holes from disc | flowfill |" in table and "| clip | telea | flowfill |" in table
+
+
+@pytest.mark.parametrize(("task", "methods", "cases"), [
+    ("denoise", "nlmeans", {"gaussian 25", "gaussian 50", "poisson peak 30"}),
+    ("interpolate", "blend,flowinterp", {"x2"}),
+    ("upscale", "bicubic", {"x4"}),
+])
+def test_other_tasks_make_their_cases(clips, tmp_path, task, methods, cases):
+    data, _ = _bench(clips, tmp_path / task, task, methods, "--only", "pan")
+    assert {r["case"] for r in data["records"]} == cases
+    main_metric = "psnr_y" if task == "upscale" else "psnr"
+    assert all(15 < r["metrics"][main_metric] < 60 for r in data["records"])
+
+
+def test_compress_bench_sweeps_the_rate(clips, tmp_path):
+    data, _ = _bench(clips, tmp_path / "c", "compress", "x264", "--only", "pan")
+    rates = [r["metrics"]["bpp"] for r in data["records"]]
+    scores = [r["metrics"]["psnr"] for r in data["records"]]
+    assert len(rates) == 7 and rates == sorted(rates, reverse=True) and scores == sorted(scores, reverse=True)
+
+
+def test_bench_refuses_a_method_that_does_not_do_the_task(clips, tmp_path, capsys):
+    code = main(["bench", "--clips", str(clips), "--task", "denoise", "--methods", "telea", "--out", str(tmp_path)])
+    assert code == 2
+    assert "'telea' does not do denoise" in capsys.readouterr().err
