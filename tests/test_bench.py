@@ -48,7 +48,7 @@ def test_inpaint_bench_scores_every_method_on_every_clip(clips, tmp_path):
         assert r["seconds"] > 0 and r["peak_mb"] > 10
         assert {"psnr", "psnr_hole", "ssim", "warp_error"} <= set(r["metrics"])
         assert r["metrics"]["psnr"] > r["metrics"]["psnr_hole"]  # known pixels are exact
-    assert "| holes from disc | flowfill |" in table and "| clip | telea | flowfill |" in table
+    assert "| object holes | flowfill |" in table and "| clip | telea | flowfill |" in table
 
 
 @pytest.mark.parametrize(("task", "methods", "cases"), [

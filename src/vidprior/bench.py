@@ -6,7 +6,8 @@ and every figure (quality, wall time, peak memory) goes to ``<out>/<task>.json``
 table ``<out>/<task>.md`` and a plot ``<out>/<task>.png``.
 
 Cases per task:
-- inpaint: moving object-shaped holes taken from *another* clip's masks (ground truth known);
+- inpaint: moving object-shaped holes made from *another* clip's masks (ground truth known), about
+  10% of each frame;
 - denoise: Gaussian noise at each ``--sigma`` (level given to the method) and Poisson noise
   (peak 30, level unknown to the method);
 - interpolate ×k: every k-th frame kept; scored on the frames in between;
@@ -128,7 +129,7 @@ def make_cases(task: str, clip: Clip, clips: list[Clip], sigmas: list[float], fa
             raise VidpriorError("the inpaint benchmark needs a clip with object masks (<name>/masks/)")
         donor = donors[sum(map(ord, clip.name)) % len(donors)]
         hole = moving_masks(donor.masks, frames.shape[1:3], len(frames), seed=seed, coverage=0.10)
-        return [Case(f"holes from {donor.name}", Problem("inpaint", frames, hole), frames)]
+        return [Case("object holes", Problem("inpaint", frames, hole), frames)]
     if task == "denoise":
         cases = [Case(f"gaussian {s:g}", Problem("denoise", add_gaussian_noise(frames, s, seed), sigma=s), frames)
                  for s in sigmas]

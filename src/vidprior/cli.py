@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import argparse
 import re
+import shlex
 import sys
 from pathlib import Path
 
 from .errors import VidpriorError
+from .fit import Interrupted
 from .methods import CODECS, DEFAULTS, METHODS, RunOptions
 
 TASK_HELP = {
@@ -61,6 +63,10 @@ def _task_parser(sub: argparse._SubParsersAction, task: str) -> argparse.Argumen
     p.add_argument("--reference", type=Path, default=None, help="clean video to score the result against")
     p.add_argument("--budget", default=None, help="time budget per window for learned methods, e.g. 90s, 3m")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--run-dir", type=Path, default=None,
+                   help="folder for checkpoints and previews of learned methods (default: OUTPUT.run)")
+    p.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
+                   help="carry on an interrupted run from its run folder")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="method-specific setting")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -107,9 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
 def _run_task(args: argparse.Namespace) -> None:
     from .restore import restore
 
+    run_dir = args.resume or args.run_dir or args.output.with_name(args.output.name + ".run")
+    if args.resume is not None and not args.resume.is_dir():
+        raise VidpriorError(f"--resume {args.resume}: no such run folder")
     options = RunOptions(seed=args.seed, device=args.device, progress=not args.quiet,
                          budget=parse_duration(args.budget) if args.budget else None,
-                         params=parse_params(args.param))
+                         params=parse_params(args.param), run_dir=run_dir, resume=args.resume is not None)
     factor = getattr(args, "factor", None) or getattr(args, "scale", None) or 1
     report = restore(args.command, args.input, args.output, method=args.method,
                      mask=getattr(args, "mask", None), mask_dilate=getattr(args, "mask_dilate", 0),
@@ -143,6 +152,14 @@ def main(argv: list[str] | None = None) -> int:
             from .demo import run_demo
 
             run_demo(args.output, method=args.method, progress=not args.quiet)
+    except Interrupted as exc:
+        words = list(argv if argv is not None else sys.argv[1:])
+        if "--resume" in words:
+            del words[words.index("--resume"): words.index("--resume") + 2]
+        again = shlex.join(["vidprior", *words, "--resume", str(exc.run_dir)])
+        hint = f"; resume with: {again}" if exc.run_dir else ""
+        print(f"vidprior: {exc}{hint}", file=sys.stderr)
+        return 130
     except VidpriorError as exc:
         print(f"vidprior: error: {exc}", file=sys.stderr)
         return 2

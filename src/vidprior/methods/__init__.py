@@ -6,10 +6,10 @@
 from __future__ import annotations
 
 from ..errors import VidpriorError
-from . import classical
+from . import classical, ilvi
 from .base import Codec, Method, RunOptions
 
-METHODS: dict[str, Method] = {m.name: m for m in classical.METHODS}
+METHODS: dict[str, Method] = {m.name: m for m in [*classical.METHODS, *ilvi.METHODS]}
 CODECS: dict[str, Codec] = {c.name: c for c in classical.CODECS}
 DEFAULTS: dict[str, str] = {
     "inpaint": "flowfill",

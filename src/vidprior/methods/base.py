@@ -17,6 +17,7 @@ class RunOptions:
 
     budget: wall-clock seconds the method may spend on one window (None: its default).
     run_dir: folder for checkpoints/previews of long runs (None: no checkpoints).
+    resume: carry on from the checkpoints in run_dir instead of starting again.
     params: method-specific settings from the command line (--param key=value).
     """
 
@@ -24,6 +25,7 @@ class RunOptions:
     device: str = "auto"
     budget: float | None = None
     run_dir: Path | None = None
+    resume: bool = False
     progress: bool = True
     params: dict = field(default_factory=dict)
 

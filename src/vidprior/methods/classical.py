@@ -41,7 +41,7 @@ def _opencv_inpaint(flag: int):
     return run
 
 
-def _flowfill(problem: Problem, options: RunOptions) -> np.ndarray:
+def flowfill(problem: Problem, options: RunOptions) -> np.ndarray:
     """Flow-guided inpainting: copy each hole pixel from the nearest frame that sees it, else Telea."""
     frames, holes = problem.observed, problem.hole
     count, height, width = holes.shape
@@ -252,7 +252,7 @@ METHODS: list[Method] = [
            _opencv_inpaint(cv2.INPAINT_NS), window=1, context=0),
     Method("flowfill", "classical", ("inpaint",),
            "Copies hole pixels from nearby frames along completed DIS optical flow; Telea for the rest.",
-           _flowfill, window=30, context=10),
+           flowfill, window=30, context=10),
     Method("nlmeans", "classical", ("denoise",),
            "OpenCV multi-frame colour non-local means over 5 frames, strength set from sigma.",
            _nlmeans, window=30, context=2),

@@ -1,0 +1,338 @@
+"""Deep-Image-Prior generators fitted to one video: plain DIP (every task) and internal-learning
+video inpainting with joint frame and flow generation (Zhang et al., ICCV 2019).
+
+Both use the DIP skip encoder-decoder (`vidprior.nn.skip`) applied frame by frame to a fixed
+per-frame input; the frames only meet in the losses.
+
+dip: input = fixed noise; loss = weighted MSE of A(x) against the observation (any task).
+ilvi: the generator also outputs optical flow (forward and backward at strides ``strides``) and is
+fitted with four losses (METHODS.md 2.3): masked image reconstruction (1), flow reconstruction
+against DIS flow on pixels known in both frames and passing a forward-backward check (0.1),
+flow-image consistency inside the holes (1), and the masked VGG-16 perceptual loss (0.01).
+Training follows the consecutive-batch schedule: windows of ``batch`` frames at one stride with
+one flow type, ``batch_steps`` steps each, in shuffled order.
+
+Deviation, for a CPU budget of minutes instead of the paper's hours on a GPU: the input is the
+noise map *plus the frame completed by classical flow propagation* (`classical.flowfill`), so the
+fit starts from real pixels carried along flow and spends its steps on what propagation got
+wrong (``guide=0`` gives the paper's noise-only input). The network works at ``work_size``
+(longest side) and only hole pixels of the full-size video change.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .. import flow as flowlib
+from ..fit import Objective, Schedule, fingerprint, fit, pick_device
+from ..losses import Perceptual, flow_consistency, flow_reconstruction, masked_mse
+from ..nn.skip import SkipNet, pad_to
+from ..problems import Problem
+from ..video import frames_to_tensor
+from .base import Method, RunOptions
+from .classical import flowfill
+
+
+def _param(options: RunOptions, key: str, default):
+    value = options.params.get(key, default)
+    return type(default)(value) if default is not None else value
+
+
+def _resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    if tuple(x.shape[-2:]) == size:
+        return x
+    return F.interpolate(x, size=size, mode="bicubic", align_corners=False, antialias=True)
+
+
+def _to_uint8(x: torch.Tensor) -> np.ndarray:
+    """(N, 3, H, W) float in [0, 1] -> (N, H, W, 3) uint8."""
+    return (x.float().clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+
+
+def work_shape(height: int, width: int, work_size: int) -> tuple[int, int]:
+    """The internal (H, W): the longest side at most ``work_size``, aspect kept."""
+    scale = min(1.0, work_size / max(height, width))
+    return max(8, round(height * scale)), max(8, round(width * scale))
+
+
+class FrameGenerator(Objective):
+    """A SkipNet applied frame by frame to fixed inputs (T, C, H, W), padded inside.
+
+    ``net(inputs[i])`` gives 3 image channels and ``extra`` more (flows). The image is
+    sigmoid(base + out) where ``base`` (T, 3, H, W) holds logits of a starting video (zeros: none),
+    and the head starts at zero when a base is given, so the fit starts exactly from it.
+    """
+
+    def __init__(self, inputs: torch.Tensor, extra: int, channels: tuple[int, ...],
+                 base: torch.Tensor | None = None, norm: bool = True) -> None:
+        super().__init__()
+        self.net = SkipNet(inputs.shape[1], 3 + extra, channels, norm=norm)
+        padded, self.size = pad_to(inputs, self.net.multiple)
+        self.register_buffer("inputs", padded)
+        base_padded = pad_to(base, self.net.multiple)[0] if base is not None else torch.zeros(len(padded), 3, 1, 1)
+        self.register_buffer("base", base_padded.expand(-1, -1, *padded.shape[-2:]).contiguous())
+        if base is not None:
+            nn.init.zeros_(self.net.head.weight)
+            nn.init.zeros_(self.net.head.bias)
+
+    def generate(self, index: torch.Tensor, window: tuple[int, int, int, int] | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Frames ``index`` (in the crop ``window`` = top, left, height, width, if given)
+        -> (images (B, 3, h, w) in [0, 1], extra channels (B, E, h, w))."""
+        top, left, h, w = window or (0, 0, *self.inputs.shape[-2:])
+        out = self.net(self.inputs[index, :, top: top + h, left: left + w]).float()
+        image = torch.sigmoid(self.base[index, :, top: top + h, left: left + w] + out[:, :3])
+        if window is None:
+            image, out = image[..., : self.size[0], : self.size[1]], out[..., : self.size[0], : self.size[1]]
+        return image, out[:, 3:]
+
+    def frames(self, chunk: int = 4) -> torch.Tensor:
+        """All generated frames, (T, 3, H, W)."""
+        count = self.inputs.shape[0]
+        parts = [self.generate(torch.arange(i, min(i + chunk, count), device=self.inputs.device))[0]
+                 for i in range(0, count, chunk)]
+        return torch.cat(parts)
+
+    def preview(self) -> np.ndarray:
+        middle = torch.tensor([self.inputs.shape[0] // 2], device=self.inputs.device)
+        return _to_uint8(self.generate(middle)[0])[0]
+
+
+def _logit(x: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
+    x = x.clamp(eps, 1 - eps)
+    return torch.log(x / (1 - x))
+
+
+# ------------------------------------------------------------------------------------ plain DIP
+
+
+class DipObjective(FrameGenerator):
+    """Plain Deep Image Prior over a video, for any task through the Problem's operator A.
+
+    Inputs: fixed noise per target frame; for interpolation the in-between frames get the linear
+    blend of their observed neighbours' noise, so they lie between them in input space.
+    """
+
+    def __init__(self, problem: Problem, channels: tuple[int, ...], batch: int, seed: int) -> None:
+        t, h, w = problem.target_shape
+        generator = torch.Generator().manual_seed(seed)
+        index = problem.observed_index
+        keys = torch.rand(len(index), 8, h, w, generator=generator) * 0.1
+        position = torch.from_numpy(np.interp(np.arange(t), index, np.arange(len(index)))).float()
+        lo = position.floor().long()
+        hi, tau = (lo + 1).clamp(max=len(index) - 1), (position - lo).view(-1, 1, 1, 1)
+        inputs = keys[lo] * (1 - tau) + keys[hi] * tau
+        super().__init__(inputs, 0, channels)
+        self.problem = problem
+        self.register_buffer("y", problem.y())
+        self.register_buffer("w", problem.weights())
+        self.register_buffer("observed", torch.as_tensor(index))
+        self.batch = min(batch, len(index))
+
+    def loss(self, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        pick = torch.randperm(len(self.observed))[: self.batch].to(self.y.device)
+        images, _ = self.generate(self.observed[pick])
+        if self.problem.task == "upscale":
+            from ..problems import downscale
+
+            images = downscale(images, self.problem.factor)
+        loss = masked_mse(images, self.y[pick], self.w[pick])
+        mse = float(loss.detach()) / max(float(self.w[pick].mean()), 1e-8)
+        return loss, {"mse": mse, "psnr": -10 * np.log10(max(mse, 1e-12))}
+
+    def render(self) -> np.ndarray:
+        return _to_uint8(self.frames())
+
+
+def _channels(options: RunOptions) -> tuple[int, ...]:
+    text = str(options.params.get("channels", "16,32,64,128,128"))
+    return tuple(int(c) for c in text.split(","))
+
+
+def _schedule(options: RunOptions, steps: int, budget: float, lr: float, **extra) -> Schedule:
+    return Schedule(steps=_param(options, "steps", steps), budget=options.budget or _param(options, "budget", budget),
+                    lr=_param(options, "lr", lr), ema=_param(options, "ema", extra.pop("ema", 0.0)),
+                    precision=_param(options, "precision", "auto"), **extra)
+
+
+def run_dip(problem: Problem, options: RunOptions) -> np.ndarray:
+    torch.manual_seed(options.seed)
+    objective = DipObjective(problem, _channels(options), _param(options, "batch", 4), options.seed)
+    stop = None
+    if problem.task == "denoise" and problem.sigma:  # discrepancy principle: stop at the noise floor
+        stop = (problem.sigma / 255.0) ** 2
+    schedule = _schedule(options, 3000, 150.0, 1e-2, ema=0.99 if problem.task == "denoise" else 0.0,
+                         stop_below=stop)
+    key = fingerprint(problem.observed, problem.hole, extra=f"dip {problem.task} {problem.factor} {options.params}")
+    result, _ = fit(objective, schedule, run_dir=options.run_dir and options.run_dir / key, resume=options.resume,
+                    key=key, device=pick_device(options.device, loud=options.progress), progress=options.progress,
+                    label="dip")
+    return result
+
+
+# ------------------------------------------------------------------------------------ ilvi
+
+
+class InpaintObjective(FrameGenerator):
+    """Internal video inpainting: frames + flows from per-frame inputs, four losses (module notes).
+
+    frames (T, H, W, 3) uint8 with holes (T, H, W) bool; guide: the same frames completed by
+    classical propagation, or None. With a guide, the generated frames and flows are residuals
+    on the guide and on the completed DIS flows, so the fit starts from them. Each step works on
+    a ``crop``-pixel window (centred on a hole pixel 3 times out of 4) of a batch of frames.
+    """
+
+    def __init__(self, frames: np.ndarray, hole: np.ndarray, guide: np.ndarray | None, *,
+                 strides: tuple[int, ...], channels: tuple[int, ...], batch: int, batch_steps: int,
+                 crop: int, weights: dict[str, float], seed: int) -> None:
+        t, h, w = hole.shape
+        generator = torch.Generator().manual_seed(seed)
+        noise = torch.rand(t, 1, h, w, generator=generator) * 0.1
+        guide_t = frames_to_tensor(guide) if guide is not None else None
+        inputs = torch.cat([noise, guide_t], dim=1) if guide_t is not None else noise
+        self.types = [(s, d) for s in strides if s < t for d in (1, -1)]
+        super().__init__(inputs, 2 * len(self.types), channels,
+                         base=_logit(guide_t) if guide_t is not None else None, norm=False)
+        self.register_buffer("y", frames_to_tensor(frames))
+        self.register_buffer("known", torch.from_numpy(~hole).float()[:, None])
+        self.register_buffer("hole_any", torch.from_numpy(hole.any(axis=0)))
+        self.weights, self.batch, self.batch_steps = weights, batch, batch_steps
+        self.crop = min(crop, h, w) // 32 * 32 or None
+        self.flow_residual = guide is not None
+        self.perceptual = Perceptual() if weights.get("perceptual") else None
+        self._reference_flows(guide if guide is not None else frames, hole)
+        self.order: list[tuple[int, int, int]] = []  # (start, stride, direction) batches still to visit
+
+    def _reference_flows(self, frames: np.ndarray, hole: np.ndarray) -> None:
+        """DIS flow of every flow type (completed inside the holes), where it can be trusted, the
+        hole-affected region (pixels in a hole or flowing into one) and the flow's scale."""
+        t = len(frames)
+        flows = torch.zeros(len(self.types), t, 2, *hole.shape[1:])
+        valid = torch.zeros(len(self.types), t, 1, *hole.shape[1:])
+        region = torch.zeros_like(valid)
+        scales = torch.ones(len(self.types))
+        for k, (s, d) in enumerate(self.types):
+            for i in range(t):
+                j = i + s * d
+                if not 0 <= j < t:
+                    continue
+                forward, backward = flowlib.dis_flow(frames[i], frames[j]), flowlib.dis_flow(frames[j], frames[i])
+                forward = flowlib.fill_smooth(forward, hole[i])
+                target_hole = flowlib.warp_np(hole[j].astype(np.float32), forward) > 0
+                valid[k, i, 0] = torch.from_numpy(~hole[i] & ~target_hole & flowlib.consistent(forward, backward))
+                region[k, i, 0] = torch.from_numpy(hole[i] | target_hole)
+                flows[k, i] = torch.from_numpy(forward).permute(2, 0, 1)
+            scales[k] = max(float(flows[k].abs().max()), 1.0)
+        self.register_buffer("ref_flows", flows)
+        self.register_buffer("flow_valid", valid)
+        self.register_buffer("flow_region", region)
+        self.register_buffer("flow_scales", scales)
+
+    def get_extra_state(self) -> dict:
+        return {"order": list(self.order)}
+
+    def set_extra_state(self, state: dict) -> None:
+        self.order = [tuple(x) for x in state["order"]]
+
+    def _next_batch(self) -> tuple[int, int, int]:
+        if not self.order:
+            t = self.inputs.shape[0]
+            combos = []
+            for s in sorted({s for s, _ in self.types} or {1}):
+                span = min(self.batch, (t - 1) // s + 1)
+                combos += [(b, s, d) for b in range(0, t - (span - 1) * s) for d in (1, -1)]
+            self.order = [combos[i] for i in torch.randperm(len(combos)).tolist()]
+        return self.order[-1]
+
+    def _window(self) -> tuple[int, int, int, int] | None:
+        """A crop (top, left, size, size), centred on a hole pixel 3 times out of 4."""
+        if self.crop is None:
+            return None
+        h, w = self.size
+        if float(torch.rand(())) < 0.75 and bool(self.hole_any.any()):
+            ys, xs = torch.nonzero(self.hole_any, as_tuple=True)
+            k = int(torch.randint(len(ys), ()))
+            cy, cx = int(ys[k]), int(xs[k])
+        else:
+            cy, cx = int(torch.randint(h, ())), int(torch.randint(w, ()))
+        top = min(max(cy - self.crop // 2, 0), h - self.crop)
+        left = min(max(cx - self.crop // 2, 0), w - self.crop)
+        return top, left, self.crop, self.crop
+
+    def loss(self, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        start, stride, direction = self._next_batch()
+        if (step + 1) % self.batch_steps == 0:
+            self.order.pop()
+        t = self.inputs.shape[0]
+        span = min(self.batch, (t - 1) // stride + 1)
+        index = torch.arange(start, start + span * stride, stride, device=self.y.device)
+        window = self._window()
+        top, left, h, w = window or (0, 0, *self.size)
+        crop = (slice(None), slice(None), slice(top, top + h), slice(left, left + w))
+        images, extra = self.generate(index, window)
+        y, known = self.y[index][crop], self.known[index][crop]
+        rec = masked_mse(images, y, known)
+        total = self.weights["image"] * rec
+        if (stride, direction) in self.types and span > 1:
+            k = self.types.index((stride, direction))
+            reference = self.ref_flows[k, index][crop]
+            flows = extra[:, 2 * k: 2 * k + 2] * self.flow_scales[k] + (reference if self.flow_residual else 0)
+            pairs = slice(0, span - 1) if direction > 0 else slice(1, span)
+            others = slice(1, span) if direction > 0 else slice(0, span - 1)
+            if self.weights.get("flow"):
+                total = total + self.weights["flow"] * flow_reconstruction(
+                    flows[pairs], reference[pairs], self.flow_valid[k, index][crop][pairs], float(self.flow_scales[k]))
+            if self.weights.get("consistency"):
+                total = total + self.weights["consistency"] * flow_consistency(
+                    images[pairs], images[others], flows[pairs], self.flow_region[k, index][crop][pairs])
+        if self.perceptual is not None:
+            total = total + self.weights["perceptual"] * self.perceptual(images, y, known)
+        mse = float(rec.detach()) / max(float(known.mean()), 1e-8)
+        return total, {"mse": mse, "psnr": -10 * np.log10(max(mse, 1e-12))}
+
+    def render(self) -> np.ndarray:
+        return _to_uint8(self.frames())
+
+
+# perceptual: 0.01 in the paper; off by default here, since VGG-16 costs ~3x the generator per step
+# on a CPU (--param perceptual=0.01 turns it on)
+ILVI_WEIGHTS = {"image": 1.0, "flow": 0.1, "consistency": 1.0, "perceptual": 0.0}
+
+
+def run_ilvi(problem: Problem, options: RunOptions) -> np.ndarray:
+    """Inpaint ``problem`` (task inpaint) with the internal-learning generator; see module notes."""
+    torch.manual_seed(options.seed)
+    t, height, width = problem.hole.shape
+    size = work_shape(height, width, _param(options, "work_size", 256))
+    small = _resize(frames_to_tensor(problem.observed), size)
+    hole_small = _resize(torch.from_numpy(problem.hole).float()[:, None], size)[:, 0].numpy() > 0.01
+    frames_small = _to_uint8(small)
+    guide = None
+    if _param(options, "guide", 1):
+        guide = flowfill(Problem("inpaint", frames_small, hole_small), RunOptions(progress=False))
+    weights = {k: _param(options, k, v) for k, v in ILVI_WEIGHTS.items()}
+    strides = tuple(int(s) for s in str(options.params.get("strides", "1,3")).split(",") if s)
+    if not weights["flow"] and not weights["consistency"]:
+        strides = ()
+    objective = InpaintObjective(frames_small, hole_small, guide, strides=strides, channels=_channels(options),
+                                 batch=_param(options, "batch", 5), batch_steps=_param(options, "batch_steps", 20),
+                                 crop=_param(options, "crop", 96), weights=weights, seed=options.seed)
+    key = fingerprint(problem.observed, problem.hole, extra=f"ilvi {options.params}")
+    result, _ = fit(objective, _schedule(options, 4000, 150.0, 5e-3), run_dir=options.run_dir and options.run_dir / key,
+                    resume=options.resume, key=key, device=pick_device(options.device, loud=options.progress),
+                    progress=options.progress, label="ilvi")
+    full = _resize(frames_to_tensor(result), (height, width))
+    return _to_uint8(full)
+
+
+METHODS = [
+    Method("dip", "internal", ("inpaint", "denoise", "interpolate", "upscale"),
+           "Deep Image Prior over the video: one skip network from fixed per-frame noise, image loss only.",
+           run_dip, window=30, context=2),
+    Method("ilvi", "internal", ("inpaint",),
+           "Internal video inpainting: DIP generator of frames and flows, flow/consistency/perceptual losses.",
+           run_ilvi, window=30, context=4),
+]

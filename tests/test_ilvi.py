@@ -1,0 +1,111 @@
+"""Plain DIP and internal video inpainting: tiny end-to-end fits, the objective's pieces, the CLI."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from vidprior import metrics
+from vidprior.methods import METHODS, RunOptions
+from vidprior.methods.ilvi import InpaintObjective, work_shape
+from vidprior.nn.skip import SkipNet, pad_to
+from vidprior.problems import Problem, add_gaussian_noise, downscale_frames, drop_frames
+from vidprior.video import read_video
+
+FAST = {"steps": 30, "channels": "8,16,16", "precision": "fp32"}
+
+
+def _options(**params) -> RunOptions:
+    return RunOptions(progress=False, params={**FAST, **params})
+
+
+def test_skipnet_keeps_the_size_and_a_frame_does_not_depend_on_its_batch():
+    net = SkipNet(4, 5, (8, 16, 16))
+    x, size = pad_to(torch.rand(3, 4, 21, 30), net.multiple)
+    assert x.shape[-2:] == (24, 32) and size == (21, 30)
+    together = net(x)
+    assert together.shape == (3, 5, 24, 32)
+    assert torch.allclose(net(x[1:2]), together[1:2], atol=1e-5)
+
+
+def test_work_shape_keeps_the_aspect():
+    assert work_shape(144, 256, 256) == (144, 256)
+    assert work_shape(480, 854, 256) == (144, 256)
+
+
+@pytest.mark.parametrize("task", ["inpaint", "denoise", "interpolate", "upscale"])
+def test_dip_serves_every_task(task, clip, hole):
+    problem = {
+        "inpaint": lambda: Problem("inpaint", clip, hole),
+        "denoise": lambda: Problem("denoise", add_gaussian_noise(clip, 20, 0), sigma=20.0),
+        "interpolate": lambda: Problem("interpolate", drop_frames(clip, 2), factor=2),
+        "upscale": lambda: Problem("upscale", downscale_frames(clip, 2), factor=2),
+    }[task]()
+    raw = METHODS["dip"].run(problem, _options(steps=60, ema=0.0))
+    assert raw.shape == (*problem.target_shape, 3) and raw.dtype == np.uint8
+    clean = clip[: len(raw)]  # the target of every task here is the clean clip (first 7 frames for x2)
+    grey = np.full_like(clean, 128)
+    assert metrics.psnr(raw, clean) > metrics.psnr(grey, clean) + 3
+
+
+def test_ilvi_starts_from_the_guide_and_keeps_known_pixels(clip, hole):
+    observed = clip.copy()
+    observed[hole] = 0
+    objective = InpaintObjective(observed, hole, clip, strides=(1,), channels=(8, 16), batch=3, batch_steps=5,
+                                 crop=32, weights={"image": 1, "flow": 0.1, "consistency": 1}, seed=0)
+    start = objective.render()
+    assert np.abs(start.astype(int) - clip).max() <= 1  # residual head starts at zero: output = guide
+    assert objective.types == [(1, 1), (1, -1)]
+    assert objective.flow_valid[:, :, 0][torch.from_numpy(hole)[None].expand(2, -1, -1, -1)].sum() == 0
+    out = Problem("inpaint", observed, hole).finalize(METHODS["ilvi"].run(Problem("inpaint", observed, hole),
+                                                                          _options(steps=20, crop=32)))
+    assert np.array_equal(out[~hole], clip[~hole])
+    assert metrics.psnr(out, clip, region=hole) > 25  # the pan is recoverable by propagation
+
+
+def test_ilvi_loss_terms_respond_to_their_weights(clip, hole):
+    def first_loss(weights):
+        torch.manual_seed(0)
+        objective = InpaintObjective(clip, hole, None, strides=(1,), channels=(8, 16), batch=3, batch_steps=5,
+                                     crop=0, weights=weights, seed=0)
+        return float(objective.loss(0)[0].detach())
+
+    image_only = first_loss({"image": 1.0})
+    assert first_loss({"image": 1.0, "flow": 0.1}) > image_only  # untrained flows are far from DIS flow
+    assert first_loss({"image": 1.0, "consistency": 1.0}) > image_only
+
+
+def test_ilvi_resumes_from_its_run_folder(tmp_path, clip, hole):
+    problem = Problem("inpaint", clip, hole)
+    first = METHODS["ilvi"].run(problem, RunOptions(progress=False, run_dir=tmp_path, params={**FAST, "crop": 32}))
+    (run,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    assert (run / "result.npy").is_file() and (run / "preview.png").is_file()
+    again = METHODS["ilvi"].run(problem, RunOptions(progress=False, run_dir=tmp_path, resume=True,
+                                                    params={**FAST, "crop": 32}))
+    assert np.array_equal(first, again)
+
+
+def test_ctrl_c_on_the_command_line_checkpoints_and_resume_finishes(tmp_path, clip_file, mask_folder):
+    out = tmp_path / "out.mkv"
+    command = [sys.executable, "-m", "vidprior", "inpaint", str(clip_file), "--mask", str(mask_folder), "-o", str(out),
+               "--method", "ilvi", "--param", "steps=100000", "--param", "channels=8,16", "--param", "crop=32", "-q"]
+    proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    run_dir = tmp_path / "out.mkv.run"
+    deadline = time.monotonic() + 120
+    while not list(run_dir.glob("*/preview.png")) and time.monotonic() < deadline:  # fitting has begun
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted at step" in err and f"--resume {run_dir}" in err
+    assert not out.exists()
+    resumed = subprocess.run([*command, "--resume", str(run_dir), "--budget", "2s"], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "no checkpoint" not in resumed.stderr  # it carried on from the interrupted run
+    assert read_video(out).frames.shape == (8, 48, 64, 3)
