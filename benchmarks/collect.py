@@ -22,11 +22,10 @@ clip and `peak MB` the peak resident memory of the benchmark process while the m
 
 def main(folder: Path) -> None:
     print(HEADER)
-    for task in ORDER:
-        table = folder / f"{task}.md"
-        if table.is_file():
-            text = re.sub(r"\]\((\w+\.png)\)", rf"]({folder.name}/\1)", table.read_text())
-            print(text)
+    tables = sorted(folder.glob("*.md"), key=lambda p: (ORDER.index(p.stem.split("-")[0])
+                                                       if p.stem.split("-")[0] in ORDER else 99, p.stem))
+    for table in tables:  # <task>.md first, then <task>-<variant>.md
+        print(re.sub(r"\]\(([\w-]+\.png)\)", rf"]({folder.name}/\1)", table.read_text()))
 
 
 if __name__ == "__main__":

@@ -74,3 +74,12 @@ def test_bench_refuses_a_method_that_does_not_do_the_task(clips, tmp_path, capsy
     code = main(["bench", "--clips", str(clips), "--task", "denoise", "--methods", "telea", "--out", str(tmp_path)])
     assert code == 2
     assert "'telea' does not do denoise" in capsys.readouterr().err
+
+
+def test_named_runs_with_params_write_their_own_files(clips, tmp_path):
+    out = tmp_path / "named"
+    assert main(["bench", "--clips", str(clips), "--task", "inpaint", "--methods", "telea", "--frames", "4",
+                 "--only", "pan", "--out", str(out), "--name", "inpaint-wide", "--param", "radius=9", "-q"]) == 0
+    data = json.loads((out / "inpaint-wide.json").read_text())
+    assert data["meta"]["params"] == ["radius=9"] and not (out / "inpaint.json").exists()
+    assert "radius=9" in (out / "inpaint-wide.md").read_text()

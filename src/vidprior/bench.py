@@ -161,11 +161,12 @@ def score(case: Case, result: np.ndarray) -> dict[str, float]:
 def run_method(task: str, case: Case, clip: str, name: str, options: RunOptions) -> Record:
     method = get_method(name, task)
     torch.manual_seed(options.seed)
+    options.stats.clear()
     with PeakMemory() as memory:
         began = time.monotonic()
         result = case.problem.finalize(method.run(case.problem, options))
         seconds = time.monotonic() - began
-    return Record(task, case.name, clip, name, seconds, memory.peak, score(case, result))
+    return Record(task, case.name, clip, name, seconds, memory.peak, {**score(case, result), **options.stats})
 
 
 def run_codec(case_clip: Clip, name: str) -> list[Record]:
@@ -189,7 +190,7 @@ def run_codec(case_clip: Clip, name: str) -> list[Record]:
 
 def run_bench(args) -> list[Record]:
     """Run the benchmark described by the CLI arguments; writes JSON, markdown and PNG."""
-    from .cli import parse_duration
+    from .cli import parse_duration, parse_params
 
     task = args.task
     if task not in BENCH_TASKS:
@@ -201,7 +202,7 @@ def run_bench(args) -> list[Record]:
             raise VidpriorError(f"'{name}' does not do {task}; choose from {', '.join(pool)}")
     factor = args.factor or {"interpolate": 2, "upscale": 4}.get(task, 1)
     sigmas = [float(s) for s in str(args.sigma).split(",")]
-    options = RunOptions(seed=args.seed, progress=not args.quiet,
+    options = RunOptions(seed=args.seed, progress=not args.quiet, params=parse_params(getattr(args, "param", [])),
                          budget=parse_duration(args.budget) if args.budget else None)
     clips = load_clips(args.clips, args.frames, args.only.split(",") if args.only else None)
     everything = load_clips(args.clips, args.frames) if args.only else clips
@@ -237,7 +238,8 @@ def _mean(values: list[float]) -> float:
 
 def summary_table(task: str, records: list[Record]) -> str:
     """Markdown: per case and method, the mean of every figure over clips, time and memory."""
-    keys = [k for k in ("psnr", "psnr_y", "psnr_hole", "ssim", "lpips", "warp_error", "bpp", "decode_fps")
+    keys = [k for k in ("psnr", "psnr_y", "psnr_hole", "ssim", "lpips", "warp_error", "bpp", "decode_fps", "steps",
+                        "it/s")
             if any(k in r.metrics for r in records)]
     lines = ["| case | method | " + " | ".join(keys) + " | s/clip | peak MB |",
              "|---|---|" + "---|" * (len(keys) + 2)]
@@ -309,14 +311,19 @@ def plot(task: str, records: list[Record], path: Path) -> None:
 
 
 def write_outputs(out: Path, task: str, records: list[Record], args) -> None:
+    """<out>/<name>.json, .md and .png, where the name is ``--name`` or the task."""
     out.mkdir(parents=True, exist_ok=True)
+    name = getattr(args, "name", None) or task
     machine = (f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
                f"{torch.get_num_threads()} threads")
     meta = {"task": task, "frames": args.frames, "clips": str(args.clips), "seed": args.seed,
+            "params": getattr(args, "param", []),
             "budget": args.budget, "machine": machine, "date": time.strftime("%Y-%m-%d")}
-    (out / f"{task}.json").write_text(json.dumps({"meta": meta, "records": [asdict(r) for r in records]}, indent=1))
-    text = (f"## {task}\n\n{args.frames} frames per clip; {machine}; {meta['date']}.\n\n"
-            f"{summary_table(task, records)}\n\n{per_clip_table(task, records)}\n\n![{task}]({task}.png)\n")
-    (out / f"{task}.md").write_text(text)
-    plot(task, records, out / f"{task}.png")
-    print(f"wrote {out / f'{task}.json'}, {out / f'{task}.md'}, {out / f'{task}.png'}")
+    (out / f"{name}.json").write_text(json.dumps({"meta": meta, "records": [asdict(r) for r in records]}, indent=1))
+    budget = f"; budget {args.budget} per clip" if args.budget else ""
+    budget += "".join(f"; {p}" for p in getattr(args, "param", []))
+    text = (f"## {name}\n\n{args.frames} frames per clip{budget}; {machine}; {meta['date']}.\n\n"
+            f"{summary_table(task, records)}\n\n{per_clip_table(task, records)}\n\n![{name}]({name}.png)\n")
+    (out / f"{name}.md").write_text(text)
+    plot(task, records, out / f"{name}.png")
+    print(f"wrote {out / f'{name}.json'}, {out / f'{name}.md'}, {out / f'{name}.png'}")

@@ -100,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--factor", type=int, default=None, help="interpolate/upscale factor (default 2 / 4)")
     p.add_argument("--budget", default=None, help="time budget per clip for learned methods, e.g. 3m")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results"), help="folder for JSON, table and plot")
+    p.add_argument("--name", default=None, help="base name of the JSON/table/plot files (default: the task)")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="method setting passed to every method run (e.g. for ablations)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-q", "--quiet", action="store_true")
 

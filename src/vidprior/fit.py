@@ -311,7 +311,7 @@ def fit(objective: Objective, schedule: Schedule, *, run_dir: Path | None = None
     last_loss = float("nan")
     bar = tqdm(total=1000, disable=not progress, file=sys.stderr, desc=label,
                bar_format="{desc}: {percentage:3.0f}%|{bar:20}| {elapsed}<{remaining} {postfix}")
-    bar.update(int(1000 * schedule.progress(step, used)))
+    bar.update(min(1000, int(1000 * schedule.progress(step, used))))
     last_checkpoint = last_preview = time.monotonic()
     began_session, steps_session = time.monotonic(), 0
     with _stop_requests() as stop_requested:
@@ -358,7 +358,7 @@ def fit(objective: Objective, schedule: Schedule, *, run_dir: Path | None = None
             bar.set_postfix_str(f"step {step} loss {last_loss:.4g}"
                                 + (f" psnr {stats['psnr']:.2f}" if "psnr" in stats else "")
                                 + f" {rate:.2f} it/s", refresh=False)
-            bar.update(int(1000 * schedule.progress(step, used)) - bar.n)
+            bar.update(min(1000, int(1000 * schedule.progress(step, used))) - bar.n)
             if run_dir is not None and now - last_preview > schedule.preview_every:
                 with torch.no_grad(), autocast():
                     _write_preview(objective.preview(), run_dir / PREVIEW)

@@ -19,6 +19,7 @@ class RunOptions:
     run_dir: folder for checkpoints/previews of long runs (None: no checkpoints).
     resume: carry on from the checkpoints in run_dir instead of starting again.
     params: method-specific settings from the command line (--param key=value).
+    stats: filled by the method with figures about its run (steps, it/s) for reports.
     """
 
     seed: int = 0
@@ -28,6 +29,7 @@ class RunOptions:
     resume: bool = False
     progress: bool = True
     params: dict = field(default_factory=dict)
+    stats: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

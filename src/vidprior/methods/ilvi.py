@@ -167,9 +167,10 @@ def run_dip(problem: Problem, options: RunOptions) -> np.ndarray:
     schedule = _schedule(options, 3000, 150.0, 1e-2, ema=0.99 if problem.task == "denoise" else 0.0,
                          stop_below=stop)
     key = fingerprint(problem.observed, problem.hole, extra=f"dip {problem.task} {problem.factor} {options.params}")
-    result, _ = fit(objective, schedule, run_dir=options.run_dir and options.run_dir / key, resume=options.resume,
-                    key=key, device=pick_device(options.device, loud=options.progress), progress=options.progress,
-                    label="dip")
+    result, report = fit(objective, schedule, run_dir=options.run_dir and options.run_dir / key,
+                         resume=options.resume, key=key, device=pick_device(options.device, loud=options.progress),
+                         progress=options.progress, label="dip")
+    options.stats.update({"steps": report.steps, "it/s": report.its_per_second})
     return result
 
 
@@ -321,9 +322,11 @@ def run_ilvi(problem: Problem, options: RunOptions) -> np.ndarray:
                                  batch=_param(options, "batch", 5), batch_steps=_param(options, "batch_steps", 20),
                                  crop=_param(options, "crop", 96), weights=weights, seed=options.seed)
     key = fingerprint(problem.observed, problem.hole, extra=f"ilvi {options.params}")
-    result, _ = fit(objective, _schedule(options, 4000, 150.0, 5e-3), run_dir=options.run_dir and options.run_dir / key,
-                    resume=options.resume, key=key, device=pick_device(options.device, loud=options.progress),
-                    progress=options.progress, label="ilvi")
+    result, report = fit(objective, _schedule(options, 4000, 150.0, 1e-3),
+                         run_dir=options.run_dir and options.run_dir / key, resume=options.resume, key=key,
+                         device=pick_device(options.device, loud=options.progress), progress=options.progress,
+                         label="ilvi")
+    options.stats.update({"steps": report.steps, "it/s": report.its_per_second})
     full = _resize(frames_to_tensor(result), (height, width))
     return _to_uint8(full)
 
