@@ -44,7 +44,7 @@ class Curve(Objective):
 
 
 def quiet(**kw) -> Schedule:
-    return Schedule(precision="fp32", warmup=5, **{"steps": 40, "lr": 1e-2, **kw})
+    return Schedule(precision="fp32", **{"steps": 40, "lr": 1e-2, "warmup": 5, **kw})
 
 
 def test_fit_lowers_the_loss_and_writes_the_run_folder(tmp_path):
@@ -133,3 +133,16 @@ def test_weight_averaging_smooths_the_result():
 def test_absurd_settings_are_refused(bad):
     with pytest.raises(VidpriorError):
         Schedule(**bad)
+
+
+def test_gradient_clipping_bounds_each_step():
+    def movement(**kw) -> float:
+        objective = Curve()
+        before = {n: p.detach().clone() for n, p in objective.named_parameters()}
+        fit(objective, quiet(steps=5, warmup=0, **kw), progress=False)
+        return max(float((p.detach() - before[n]).abs().max()) for n, p in objective.named_parameters())
+
+    # Adam rescales gradients, but once the clipped norm is far below its epsilon the steps shrink
+    assert movement(clip_grad=1e-10) < movement() / 5
+    with pytest.raises(VidpriorError):
+        Schedule(clip_grad=-1.0)

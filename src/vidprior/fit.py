@@ -58,6 +58,7 @@ class Schedule:
     outputs. stop_below: stop once the running mean of the objective's ``mse`` statistic falls
     below it (the noise floor of a noisy observation: fitting further only fits noise).
     precision: 'auto' (bf16 where the CPU or GPU supports it), 'bf16' or 'fp32'.
+    clip_grad: largest gradient norm per step (None: no clipping); caps the rare spikes.
     """
 
     steps: int = 2000
@@ -68,6 +69,7 @@ class Schedule:
     ema: float = 0.0
     stop_below: float | None = None
     precision: str = "auto"
+    clip_grad: float | None = None
     checkpoint_every: float = 30.0
     preview_every: float = 5.0
     max_rollbacks: int = 6
@@ -81,6 +83,8 @@ class Schedule:
             raise VidpriorError(f"lr={self.lr} is out of range; typical values are 1e-4 to 1e-2")
         if not 0 <= self.ema < 1:
             raise VidpriorError(f"ema={self.ema} must be in [0, 1), e.g. 0.99")
+        if self.clip_grad is not None and self.clip_grad <= 0:
+            raise VidpriorError(f"clip_grad={self.clip_grad} must be positive (or unset)")
         if self.precision not in ("auto", "bf16", "fp32"):
             raise VidpriorError(f"precision '{self.precision}': choose auto, bf16 or fp32")
 
@@ -342,6 +346,8 @@ def fit(objective: Objective, schedule: Schedule, *, run_dir: Path | None = None
                 print(f"vidprior: loss not finite; back to step {step} at learning rate x{lr_scale:g}",
                       file=sys.stderr)
                 continue
+            if schedule.clip_grad:
+                torch.nn.utils.clip_grad_norm_(params, schedule.clip_grad)
             optimizer.step()
             if averaged:
                 averaged.update(objective)

@@ -13,7 +13,7 @@ METHODS: dict[str, Method] = {m.name: m for m in [*classical.METHODS, *ilvi.METH
 CODECS: dict[str, Codec] = {c.name: c for c in classical.CODECS}
 DEFAULTS: dict[str, str] = {
     "inpaint": "flowfill",
-    "denoise": "nlmeans",
+    "denoise": "bm3d",
     "interpolate": "flowinterp",
     "upscale": "lanczos",
 }

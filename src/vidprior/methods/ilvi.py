@@ -280,7 +280,10 @@ class InpaintObjective(FrameGenerator):
         if (stride, direction) in self.types and span > 1:
             k = self.types.index((stride, direction))
             reference = self.ref_flows[k, index][crop]
-            flows = extra[:, 2 * k: 2 * k + 2] * self.flow_scales[k] + (reference if self.flow_residual else 0)
+            # residual flows move in pixels (scaling them by the flow range, as the paper's absolute flows
+            # are, let a small step of the net throw the warps far off and the fit diverged on fast clips)
+            flows = (extra[:, 2 * k: 2 * k + 2] + reference if self.flow_residual
+                     else extra[:, 2 * k: 2 * k + 2] * self.flow_scales[k])
             pairs = slice(0, span - 1) if direction > 0 else slice(1, span)
             others = slice(1, span) if direction > 0 else slice(0, span - 1)
             if self.weights.get("flow"):
@@ -322,7 +325,10 @@ def run_ilvi(problem: Problem, options: RunOptions) -> np.ndarray:
                                  batch=_param(options, "batch", 5), batch_steps=_param(options, "batch_steps", 20),
                                  crop=_param(options, "crop", 96), weights=weights, seed=options.seed)
     key = fingerprint(problem.observed, problem.hole, extra=f"ilvi {options.params}")
-    result, report = fit(objective, _schedule(options, 4000, 150.0, 1e-3),
+    # gradient clipping: without normalisation layers, the consistency term made rare gradient spikes
+    # (norm ~10 against ~1e-3 typical) that threw the fit off on fast-moving clips
+    schedule = _schedule(options, 4000, 150.0, 1e-3, clip_grad=_param(options, "clip_grad", 0.05))
+    result, report = fit(objective, schedule,
                          run_dir=options.run_dir and options.run_dir / key, resume=options.resume, key=key,
                          device=pick_device(options.device, loud=options.progress), progress=options.progress,
                          label="ilvi")
