@@ -17,6 +17,7 @@ Cases per task:
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -56,6 +57,11 @@ class Case:
     reference: np.ndarray  # (T, H, W, 3) clean target
     score_frames: np.ndarray | None = None  # indices of target frames to score (None: all)
     sr_scale: int | None = None
+
+    @functools.cached_property
+    def reference_flows(self) -> metrics.Flows:
+        """Flows of the clean clip for the warping error, computed once for all methods."""
+        return metrics.reference_flows(self.reference)
 
 
 @dataclass
@@ -154,7 +160,7 @@ def score(case: Case, result: np.ndarray) -> dict[str, float]:
     chosen = slice(None) if case.score_frames is None else case.score_frames
     figures = metrics.evaluate(result[chosen], reference[chosen], hole=None if hole is None else hole[chosen],
                                sr_scale=case.sr_scale, lpips=True)
-    figures["warp_error"] = metrics.warping_error(result, reference)
+    figures["warp_error"] = metrics.warping_error(result, reference, case.reference_flows)
     return figures
 
 

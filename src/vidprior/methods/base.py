@@ -31,6 +31,11 @@ class RunOptions:
     params: dict = field(default_factory=dict)
     stats: dict = field(default_factory=dict)
 
+    def param(self, key: str, default):
+        """The method setting ``key`` from ``params``, converted to the type of ``default``."""
+        value = self.params.get(key, default)
+        return type(default)(value) if default is not None and value is not None else value
+
 
 @dataclass(frozen=True)
 class Method:

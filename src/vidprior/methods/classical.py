@@ -16,13 +16,6 @@ from .. import flow
 from ..problems import Problem
 from .base import Codec, Method, RunOptions
 
-
-def _param(problem: Problem, options: RunOptions, key: str, default):
-    """A method setting: ``options.params`` first, then ``problem.options``, else ``default``."""
-    value = options.params.get(key, problem.options.get(key, default))
-    return type(default)(value) if default is not None and value is not None else value
-
-
 # ------------------------------------------------------------------------------ inpainting
 
 
@@ -35,7 +28,7 @@ def _inpaint_frame(frame: np.ndarray, hole: np.ndarray, radius: float, flag: int
 
 def _opencv_inpaint(flag: int):
     def run(problem: Problem, options: RunOptions) -> np.ndarray:
-        radius = _param(problem, options, "radius", 5.0)
+        radius = options.param("radius", 5.0)
         return np.stack([_inpaint_frame(f, m, radius, flag) for f, m in zip(problem.observed, problem.hole)])
 
     return run
@@ -45,9 +38,9 @@ def flowfill(problem: Problem, options: RunOptions) -> np.ndarray:
     """Flow-guided inpainting: copy each hole pixel from the nearest frame that sees it, else Telea."""
     frames, holes = problem.observed, problem.hole
     count, height, width = holes.shape
-    reach = _param(problem, options, "neighbours", 10)
-    radius = _param(problem, options, "radius", 5.0)
-    grow = _param(problem, options, "grow", 4)
+    reach = options.param("neighbours", 10)
+    radius = options.param("radius", 5.0)
+    grow = options.param("grow", 4)
     kernel = np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)
     prefilled = [_inpaint_frame(f, m, radius, cv2.INPAINT_TELEA) for f, m in zip(frames, holes)]
     grown = [cv2.dilate(m.astype(np.uint8), kernel).astype(bool) for m in holes]
@@ -60,7 +53,7 @@ def flowfill(problem: Problem, options: RunOptions) -> np.ndarray:
             cache[(a, b)] = flow.fill_smooth(flow.dis_flow(prefilled[a], prefilled[b]), grown[a])
         return cache[(a, b)]
 
-    loose = _param(problem, options, "loose", 1)
+    loose = options.param("loose", 1)
     out = frames.copy()
     for t in range(count):
         for key in [k for k in cache if max(k) < t]:
@@ -125,8 +118,8 @@ def _nlmeans(problem: Problem, options: RunOptions) -> np.ndarray:
     sigma = _sigma(problem)
     if sigma <= 0:
         return frames.copy()
-    h = _param(problem, options, "h", nlmeans_strength(sigma))
-    size = _param(problem, options, "temporal", 5)
+    h = options.param("h", nlmeans_strength(sigma))
+    size = options.param("temporal", 5)
     size = max(1, min(size, len(frames)))
     size -= 1 - size % 2
     bgr = [cv2.cvtColor(f, cv2.COLOR_RGB2BGR) for f in frames]

@@ -36,11 +36,6 @@ from .base import Method, RunOptions
 from .classical import flowfill
 
 
-def _param(options: RunOptions, key: str, default):
-    value = options.params.get(key, default)
-    return type(default)(value) if default is not None else value
-
-
 def _resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     if tuple(x.shape[-2:]) == size:
         return x
@@ -153,14 +148,14 @@ def _channels(options: RunOptions) -> tuple[int, ...]:
 
 
 def _schedule(options: RunOptions, steps: int, budget: float, lr: float, **extra) -> Schedule:
-    return Schedule(steps=_param(options, "steps", steps), budget=options.budget or _param(options, "budget", budget),
-                    lr=_param(options, "lr", lr), ema=_param(options, "ema", extra.pop("ema", 0.0)),
-                    precision=_param(options, "precision", "auto"), **extra)
+    return Schedule(steps=options.param("steps", steps), budget=options.budget or options.param("budget", budget),
+                    lr=options.param("lr", lr), ema=options.param("ema", extra.pop("ema", 0.0)),
+                    precision=options.param("precision", "auto"), **extra)
 
 
 def run_dip(problem: Problem, options: RunOptions) -> np.ndarray:
     torch.manual_seed(options.seed)
-    objective = DipObjective(problem, _channels(options), _param(options, "batch", 4), options.seed)
+    objective = DipObjective(problem, _channels(options), options.param("batch", 4), options.seed)
     stop = None
     if problem.task == "denoise" and problem.sigma:  # discrepancy principle: stop at the noise floor
         stop = (problem.sigma / 255.0) ** 2
@@ -211,6 +206,13 @@ class InpaintObjective(FrameGenerator):
         """DIS flow of every flow type (completed inside the holes), where it can be trusted, the
         hole-affected region (pixels in a hole or flowing into one) and the flow's scale."""
         t = len(frames)
+        computed: dict[tuple[int, int], np.ndarray] = {}
+
+        def dis(i: int, j: int) -> np.ndarray:  # each pair is needed by two flow types
+            if (i, j) not in computed:
+                computed[(i, j)] = flowlib.dis_flow(frames[i], frames[j])
+            return computed[(i, j)]
+
         flows = torch.zeros(len(self.types), t, 2, *hole.shape[1:])
         valid = torch.zeros(len(self.types), t, 1, *hole.shape[1:])
         region = torch.zeros_like(valid)
@@ -220,7 +222,7 @@ class InpaintObjective(FrameGenerator):
                 j = i + s * d
                 if not 0 <= j < t:
                     continue
-                forward, backward = flowlib.dis_flow(frames[i], frames[j]), flowlib.dis_flow(frames[j], frames[i])
+                forward, backward = dis(i, j), dis(j, i)
                 forward = flowlib.fill_smooth(forward, hole[i])
                 target_hole = flowlib.warp_np(hole[j].astype(np.float32), forward) > 0
                 valid[k, i, 0] = torch.from_numpy(~hole[i] & ~target_hole & flowlib.consistent(forward, backward))
@@ -310,24 +312,24 @@ def run_ilvi(problem: Problem, options: RunOptions) -> np.ndarray:
     """Inpaint ``problem`` (task inpaint) with the internal-learning generator; see module notes."""
     torch.manual_seed(options.seed)
     t, height, width = problem.hole.shape
-    size = work_shape(height, width, _param(options, "work_size", 256))
+    size = work_shape(height, width, options.param("work_size", 256))
     small = _resize(frames_to_tensor(problem.observed), size)
     hole_small = _resize(torch.from_numpy(problem.hole).float()[:, None], size)[:, 0].numpy() > 0.01
     frames_small = _to_uint8(small)
     guide = None
-    if _param(options, "guide", 1):
+    if options.param("guide", 1):
         guide = flowfill(Problem("inpaint", frames_small, hole_small), RunOptions(progress=False))
-    weights = {k: _param(options, k, v) for k, v in ILVI_WEIGHTS.items()}
+    weights = {k: options.param(k, v) for k, v in ILVI_WEIGHTS.items()}
     strides = tuple(int(s) for s in str(options.params.get("strides", "1,3")).split(",") if s)
     if not weights["flow"] and not weights["consistency"]:
         strides = ()
     objective = InpaintObjective(frames_small, hole_small, guide, strides=strides, channels=_channels(options),
-                                 batch=_param(options, "batch", 5), batch_steps=_param(options, "batch_steps", 20),
-                                 crop=_param(options, "crop", 96), weights=weights, seed=options.seed)
+                                 batch=options.param("batch", 5), batch_steps=options.param("batch_steps", 20),
+                                 crop=options.param("crop", 96), weights=weights, seed=options.seed)
     key = fingerprint(problem.observed, problem.hole, extra=f"ilvi {options.params}")
     # gradient clipping: without normalisation layers, the consistency term made rare gradient spikes
     # (norm ~10 against ~1e-3 typical) that threw the fit off on fast-moving clips
-    schedule = _schedule(options, 4000, 150.0, 1e-3, clip_grad=_param(options, "clip_grad", 0.05))
+    schedule = _schedule(options, 4000, 150.0, 1e-3, clip_grad=options.param("clip_grad", 0.05))
     result, report = fit(objective, schedule,
                          run_dir=options.run_dir and options.run_dir / key, resume=options.resume, key=key,
                          device=pick_device(options.device, loud=options.progress), progress=options.progress,
