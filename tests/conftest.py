@@ -11,8 +11,6 @@ from synthetic import panning_clip
 
 from vidprior.video import write_video
 
-SHARED_CLIPS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "clips"
-
 
 @pytest.fixture
 def clip() -> np.ndarray:
