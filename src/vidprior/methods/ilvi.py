@@ -30,7 +30,7 @@ from .. import flow as flowlib
 from ..fit import Objective, Schedule, fingerprint, fit, pick_device
 from ..losses import Perceptual, flow_consistency, flow_reconstruction, masked_mse
 from ..nn.skip import SkipNet, pad_to
-from ..problems import Problem
+from ..problems import Problem, downscale
 from ..video import frames_to_tensor
 from .base import Method, RunOptions
 from .classical import flowfill
@@ -131,8 +131,6 @@ class DipObjective(FrameGenerator):
         pick = torch.randperm(len(self.observed))[: self.batch].to(self.y.device)
         images, _ = self.generate(self.observed[pick])
         if self.problem.task == "upscale":
-            from ..problems import downscale
-
             images = downscale(images, self.problem.factor)
         loss = masked_mse(images, self.y[pick], self.w[pick])
         mse = float(loss.detach()) / max(float(self.w[pick].mean()), 1e-8)
