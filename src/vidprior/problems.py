@@ -19,7 +19,7 @@ freely. `Problem.finalize` pastes the observed pixels back where they are known 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -47,7 +47,6 @@ class Problem:
     hole: np.ndarray | None = None
     factor: int = 1
     sigma: float | None = None
-    options: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
