@@ -21,3 +21,16 @@ def panning_clip(frames: int = 8, height: int = 48, width: int = 64, step: int =
     """(T, H, W, 3) uint8: a window sliding ``step`` pixels per frame over a larger textured image."""
     big = textured_image(height, width + step * frames, seed)
     return np.stack([big[:, t * step: t * step + width] for t in range(frames)])
+
+
+def task_problem(task: str, clip: np.ndarray, hole: np.ndarray):
+    """A small `Problem` of ``task`` whose clean answer is ``clip`` (its first frames for interpolation)."""
+    from vidprior.problems import Problem, add_gaussian_noise, downscale_frames, drop_frames
+
+    if task == "inpaint":
+        return Problem("inpaint", clip, hole)
+    if task == "denoise":
+        return Problem("denoise", add_gaussian_noise(clip, 20, 0), sigma=20.0)
+    if task == "interpolate":
+        return Problem("interpolate", drop_frames(clip, 2), factor=2)
+    return Problem("upscale", downscale_frames(clip, 2), factor=2)

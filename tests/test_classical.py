@@ -100,6 +100,15 @@ def test_upscalers_beat_pixel_repetition(name):
     assert metrics.psnr(out, clean) > metrics.psnr(repeated, clean)
 
 
+def test_denoise_then_upscale_beats_upscaling_the_noise():
+    clean = panning_clip(frames=2, height=96, width=128)
+    noisy = add_gaussian_noise(downscale_frames(clean, 2), 15, seed=1)
+    cascade = _run("bm3d-lanczos", Problem("upscale", noisy, factor=2, sigma=15))
+    plain = _run("lanczos", Problem("upscale", noisy, factor=2, sigma=15))
+    assert cascade.shape == clean.shape
+    assert metrics.psnr(cascade, clean) > metrics.psnr(plain, clean) + 2
+
+
 @pytest.mark.parametrize("name", ["x264", "x265"])
 def test_codecs_round_trip_with_rate_falling_as_crf_rises(name):
     codec = CODECS[name]

@@ -10,12 +10,13 @@ import time
 import numpy as np
 import pytest
 import torch
+from synthetic import task_problem
 
 from vidprior import metrics
 from vidprior.methods import METHODS, RunOptions
 from vidprior.methods.ilvi import InpaintObjective, work_shape
 from vidprior.nn.skip import SkipNet, pad_to
-from vidprior.problems import Problem, add_gaussian_noise, downscale_frames, drop_frames
+from vidprior.problems import Problem
 from vidprior.video import read_video
 
 FAST = {"steps": 30, "channels": "8,16,16", "precision": "fp32"}
@@ -41,12 +42,7 @@ def test_work_shape_keeps_the_aspect():
 
 @pytest.mark.parametrize("task", ["inpaint", "denoise", "interpolate", "upscale"])
 def test_dip_serves_every_task(task, clip, hole):
-    problem = {
-        "inpaint": lambda: Problem("inpaint", clip, hole),
-        "denoise": lambda: Problem("denoise", add_gaussian_noise(clip, 20, 0), sigma=20.0),
-        "interpolate": lambda: Problem("interpolate", drop_frames(clip, 2), factor=2),
-        "upscale": lambda: Problem("upscale", downscale_frames(clip, 2), factor=2),
-    }[task]()
+    problem = task_problem(task, clip, hole)
     raw = METHODS["dip"].run(problem, _options(steps=60, ema=0.0))
     assert raw.shape == (*problem.target_shape, 3) and raw.dtype == np.uint8
     clean = clip[: len(raw)]  # the target of every task here is the clean clip (first 7 frames for x2)

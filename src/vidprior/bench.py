@@ -11,7 +11,8 @@ Cases per task:
 - denoise: Gaussian noise at each ``--sigma`` (level given to the method) and Poisson noise
   (peak 30, level unknown to the method);
 - interpolate ×k: every k-th frame kept; scored on the frames in between;
-- upscale ×s: antialiased bicubic downscaling; scored on Y with an s-pixel border crop;
+- upscale ×s: antialiased bicubic downscaling; scored on Y with an s-pixel border crop; and the
+  same with Gaussian noise (sigma 10, given to the method) added to the low-resolution frames;
 - compress: each codec over its quality sweep; bits per pixel from the real byte count.
 """
 
@@ -36,6 +37,7 @@ from .problems import Problem, add_gaussian_noise, add_poisson_noise, downscale_
 from .video import read_video
 
 POISSON_PEAK = 30.0
+NOISY_SR_SIGMA = 10.0  # the hard super-resolution case of VDP: noisy low-resolution input
 BENCH_TASKS = ("inpaint", "denoise", "interpolate", "upscale", "compress")
 MAIN_METRIC = {"inpaint": "psnr", "denoise": "psnr", "interpolate": "psnr", "upscale": "psnr_y", "compress": "psnr"}
 
@@ -150,7 +152,10 @@ def make_cases(task: str, clip: Clip, clips: list[Clip], sigmas: list[float], fa
         h, w = (frames.shape[1] // factor) * factor, (frames.shape[2] // factor) * factor
         reference = frames[:, :h, :w]
         low = downscale_frames(reference, factor)
-        return [Case(f"x{factor}", Problem("upscale", low, factor=factor), reference, sr_scale=factor)]
+        noisy = add_gaussian_noise(low, NOISY_SR_SIGMA, seed)
+        return [Case(f"x{factor}", Problem("upscale", low, factor=factor), reference, sr_scale=factor),
+                Case(f"x{factor} noisy {NOISY_SR_SIGMA:g}",
+                     Problem("upscale", noisy, factor=factor, sigma=NOISY_SR_SIGMA), reference, sr_scale=factor)]
     raise VidpriorError(f"unknown benchmark task '{task}'; choose one of {', '.join(BENCH_TASKS)}")
 
 

@@ -87,7 +87,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--factor", type=int, required=True, help="frame-rate multiplier k (2 = one new frame per gap)")
     p = _task_parser(sub, "upscale")
     p.add_argument("--scale", type=int, required=True, help="upscaling factor s (2, 3, 4, ...)")
+    p.add_argument("--sigma", type=float, default=None,
+                   help="noise std of a noisy low-resolution input, 0-255 scale (vdp/dip stop at that noise floor)")
 
+    p = sub.add_parser("compress", help="fit DNeRV to a video and store it as a small .vpr file")
+    p.add_argument("input", type=Path, help="video file or frame folder")
+    p.add_argument("-o", "--output", type=Path, required=True, help="the compressed file, NAME.vpr")
+    rate = p.add_mutually_exclusive_group()
+    rate.add_argument("--bpp", type=float, default=None, help="target bits per pixel (e.g. 0.1)")
+    rate.add_argument("--params", type=int, default=None, help="target decoder size in weights (e.g. 50000)")
+    p.add_argument("--start", type=int, default=0, help="first frame to use (default 0)")
+    p.add_argument("--frames", type=int, default=None, help="number of frames to use (default: all)")
+    p.add_argument("--budget", default=None, help="fitting time, e.g. 90s, 5m (default 150s)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--run-dir", type=Path, default=None, help="checkpoints and previews (default: OUTPUT.run)")
+    p.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR", help="carry on an interrupted fit")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="DNeRV setting (e.g. prune=0.2)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p = sub.add_parser("decompress", help="decode a .vpr file to a video")
+    p.add_argument("input", type=Path, help="a file written by `vidprior compress`")
+    p.add_argument("-o", "--output", type=Path, required=True, help=".mp4/.mov, .mkv (lossless) or a folder")
+    p.add_argument("--crf", type=int, default=18, help="H.264 quality for .mp4/.mov output (default 18)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     sub.add_parser("methods", help="list the methods and the tasks each serves")
 
     p = sub.add_parser("bench", help="benchmark methods on clean clips with synthetic degradations")
@@ -145,6 +167,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command in TASK_HELP:
             _run_task(args)
+        elif args.command in ("compress", "decompress"):
+            from .compression import run_compress, run_decompress
+
+            if args.command == "compress":
+                run_dir = args.resume or args.run_dir or args.output.with_name(args.output.name + ".run")
+                options = RunOptions(seed=args.seed, device=args.device, progress=not args.quiet, run_dir=run_dir,
+                                     resume=args.resume is not None, params=parse_params(args.param),
+                                     budget=parse_duration(args.budget) if args.budget else None)
+                print(run_compress(args.input, args.output, options, bpp=args.bpp, params=args.params,
+                                   start=args.start, frames=args.frames))
+            else:
+                print(run_decompress(args.input, args.output, crf=args.crf, device=args.device))
         elif args.command == "methods":
             _list_methods()
         elif args.command == "bench":

@@ -273,6 +273,9 @@ def fit(objective: Objective, schedule: Schedule, *, run_dir: Path | None = None
         run_dir = Path(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         if resume and (run_dir / RESULT).is_file() and _stored_key(run_dir) == key:
+            # the fitted weights too, for callers that use the objective afterwards (a codec stores them)
+            objective.load_state_dict(torch.load(run_dir / CHECKPOINT, map_location="cpu",
+                                                 weights_only=False)["objective"])
             return np.load(run_dir / RESULT), FitReport(0, 0.0, 0.0, float("nan"), 0, "cached")
     objective.to(device)
     bf16 = use_bf16(device, schedule.precision)

@@ -90,3 +90,42 @@ class Perceptual(nn.Module):
         for fx, fy, w in zip(self.features(x), targets, self.feature_weights(weight), strict=True):
             total = total + masked_mse(fx, fy, w.to(fx.dtype))
         return total
+
+
+def pyramid(x: torch.Tensor, weight: torch.Tensor | None, levels: int
+            ) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+    """Area pyramid of (N, C, H, W) images: ``levels`` pairs (image, weight), finest first.
+
+    With a weight map (N, 1, H, W), each coarser pixel is the weighted mean of the 2x2 pixels
+    under it and its weight the mean of their weights, so unknown pixels never leak into the
+    coarse levels; a pixel with no known pixel under it gets weight 0.
+    """
+    out = [(x, weight)]
+    for _ in range(levels - 1):
+        if min(x.shape[-2:]) < 2:
+            break
+        if weight is None:
+            x = F.avg_pool2d(x, 2)
+        else:
+            total = F.avg_pool2d(weight, 2)
+            x = F.avg_pool2d(x * weight, 2) / total.clamp_min(1e-6)
+            weight = total
+        out.append((x, weight))
+    return out
+
+
+def pyramid_mse(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None = None, levels: int = 3,
+                level_weights: tuple[float, ...] | None = None) -> torch.Tensor:
+    """The spatial pyramid loss of the Video Dynamics Prior: Σ_k w_k · masked MSE at pyramid level k.
+
+    x, y (N, C, H, W); weight (N, 1, H, W) of trusted pixels or None. ``level_weights`` default
+    to 1 at every level; ``levels=1`` is the plain (masked) MSE. Coarse levels average the noise
+    of 4^k pixels away, so they pull toward the signal while the fine level fits detail.
+    """
+    level_weights = level_weights or (1.0,) * levels
+    if len(level_weights) != levels:
+        raise ValueError(f"{len(level_weights)} level weights for {levels} levels")
+    total = x.new_zeros(())
+    for (xs, ws), (ys, _), lw in zip(pyramid(x, weight, levels), pyramid(y, weight, levels), level_weights):
+        total = total + lw * masked_mse(xs, ys, ws)
+    return total

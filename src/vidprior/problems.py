@@ -91,9 +91,11 @@ class Problem:
         """The observation operator A: clean (T, 3, H, W) -> observed space (t, 3, h, w)."""
         if self.task == "interpolate":
             x = x[torch.as_tensor(self.observed_index, device=x.device)]
-        elif self.task == "upscale":
-            x = downscale(x, self.factor)
-        return x
+        return self.observe_frames(x)
+
+    def observe_frames(self, x: torch.Tensor) -> torch.Tensor:
+        """A's per-frame part, for clean frames (N, 3, H, W) taken at observed times -> (N, 3, h, w)."""
+        return downscale(x, self.factor) if self.task == "upscale" else x
 
     def finalize(self, x: np.ndarray) -> np.ndarray:
         """Paste the exactly known pixels of the observation into a result (T, H, W, 3) uint8."""

@@ -6,11 +6,11 @@
 from __future__ import annotations
 
 from ..errors import VidpriorError
-from . import classical, ilvi
+from . import classical, dnerv, ilvi, vdp
 from .base import Codec, Method, RunOptions
 
-METHODS: dict[str, Method] = {m.name: m for m in [*classical.METHODS, *ilvi.METHODS]}
-CODECS: dict[str, Codec] = {c.name: c for c in classical.CODECS}
+METHODS: dict[str, Method] = {m.name: m for m in [*classical.METHODS, *ilvi.METHODS, *vdp.METHODS, *dnerv.METHODS]}
+CODECS: dict[str, Codec] = {c.name: c for c in [*classical.CODECS, *dnerv.CODECS]}
 DEFAULTS: dict[str, str] = {
     "inpaint": "flowfill",
     "denoise": "bm3d",

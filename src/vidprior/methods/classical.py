@@ -197,6 +197,12 @@ def _resize(interpolation: int):
     return run
 
 
+def _denoise_then_upscale(problem: Problem, options: RunOptions) -> np.ndarray:
+    """The classical cascade for noisy low-resolution input: BM3D, then Lanczos."""
+    clean = _bm3d(Problem("denoise", problem.observed, sigma=problem.sigma), options)
+    return _resize(cv2.INTER_LANCZOS4)(Problem("upscale", clean, factor=problem.factor), options)
+
+
 # ------------------------------------------------------------------------------ codecs
 
 _SIZE_TAG = "comment"
@@ -264,6 +270,9 @@ METHODS: list[Method] = [
            _resize(cv2.INTER_CUBIC), window=1, context=0),
     Method("lanczos", "classical", ("upscale",), "Lanczos-4 resizing of each frame (OpenCV).",
            _resize(cv2.INTER_LANCZOS4), window=1, context=0),
+    Method("bm3d-lanczos", "classical", ("upscale",),
+           "Denoise-then-upscale cascade for noisy low-res input: BM3D (known or estimated sigma), then Lanczos.",
+           _denoise_then_upscale, window=1, context=0),
 ]
 
 CODECS: list[Codec] = [

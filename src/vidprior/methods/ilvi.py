@@ -27,24 +27,20 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import flow as flowlib
-from ..fit import Objective, Schedule, fingerprint, fit, pick_device
+from ..fit import Objective
 from ..losses import Perceptual, flow_consistency, flow_reconstruction, masked_mse
 from ..nn.skip import SkipNet, pad_to
-from ..problems import Problem, downscale
+from ..problems import Problem
 from ..video import frames_to_tensor
 from .base import Method, RunOptions
 from .classical import flowfill
+from .internal import noise_floor, run_fit, schedule_from, to_uint8
 
 
 def _resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     if tuple(x.shape[-2:]) == size:
         return x
     return F.interpolate(x, size=size, mode="bicubic", align_corners=False, antialias=True)
-
-
-def _to_uint8(x: torch.Tensor) -> np.ndarray:
-    """(N, 3, H, W) float in [0, 1] -> (N, H, W, 3) uint8."""
-    return (x.float().clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
 
 
 def work_shape(height: int, width: int, work_size: int) -> tuple[int, int]:
@@ -93,7 +89,7 @@ class FrameGenerator(Objective):
 
     def preview(self) -> np.ndarray:
         middle = torch.tensor([self.inputs.shape[0] // 2], device=self.inputs.device)
-        return _to_uint8(self.generate(middle)[0])[0]
+        return to_uint8(self.generate(middle)[0])[0]
 
 
 def _logit(x: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
@@ -129,15 +125,13 @@ class DipObjective(FrameGenerator):
 
     def loss(self, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         pick = torch.randperm(len(self.observed))[: self.batch].to(self.y.device)
-        images, _ = self.generate(self.observed[pick])
-        if self.problem.task == "upscale":
-            images = downscale(images, self.problem.factor)
+        images = self.problem.observe_frames(self.generate(self.observed[pick])[0])
         loss = masked_mse(images, self.y[pick], self.w[pick])
         mse = float(loss.detach()) / max(float(self.w[pick].mean()), 1e-8)
         return loss, {"mse": mse, "psnr": -10 * np.log10(max(mse, 1e-12))}
 
     def render(self) -> np.ndarray:
-        return _to_uint8(self.frames())
+        return to_uint8(self.frames())
 
 
 def _channels(options: RunOptions) -> tuple[int, ...]:
@@ -145,26 +139,12 @@ def _channels(options: RunOptions) -> tuple[int, ...]:
     return tuple(int(c) for c in text.split(","))
 
 
-def _schedule(options: RunOptions, steps: int, budget: float, lr: float, **extra) -> Schedule:
-    return Schedule(steps=options.param("steps", steps), budget=options.budget or options.param("budget", budget),
-                    lr=options.param("lr", lr), ema=options.param("ema", extra.pop("ema", 0.0)),
-                    precision=options.param("precision", "auto"), **extra)
-
-
 def run_dip(problem: Problem, options: RunOptions) -> np.ndarray:
     torch.manual_seed(options.seed)
     objective = DipObjective(problem, _channels(options), options.param("batch", 4), options.seed)
-    stop = None
-    if problem.task == "denoise" and problem.sigma:  # discrepancy principle: stop at the noise floor
-        stop = (problem.sigma / 255.0) ** 2
-    schedule = _schedule(options, 3000, 150.0, 1e-2, ema=0.99 if problem.task == "denoise" else 0.0,
-                         stop_below=stop)
-    key = fingerprint(problem.observed, problem.hole, extra=f"dip {problem.task} {problem.factor} {options.params}")
-    result, report = fit(objective, schedule, run_dir=options.run_dir and options.run_dir / key,
-                         resume=options.resume, key=key, device=pick_device(options.device, loud=options.progress),
-                         progress=options.progress, label="dip")
-    options.stats.update({"steps": report.steps, "it/s": report.its_per_second})
-    return result
+    floor = noise_floor(problem)  # discrepancy principle: stop at the noise floor
+    schedule = schedule_from(options, 3000, 150.0, 1e-2, ema=0.99 if floor else 0.0, stop_below=floor)
+    return run_fit(objective, schedule, problem, options, "dip")
 
 
 # ------------------------------------------------------------------------------------ ilvi
@@ -298,7 +278,7 @@ class InpaintObjective(FrameGenerator):
         return total, {"mse": mse, "psnr": -10 * np.log10(max(mse, 1e-12))}
 
     def render(self) -> np.ndarray:
-        return _to_uint8(self.frames())
+        return to_uint8(self.frames())
 
 
 # perceptual: 0.01 in the paper; off by default here, since VGG-16 costs ~3x the generator per step
@@ -313,7 +293,7 @@ def run_ilvi(problem: Problem, options: RunOptions) -> np.ndarray:
     size = work_shape(height, width, options.param("work_size", 256))
     small = _resize(frames_to_tensor(problem.observed), size)
     hole_small = _resize(torch.from_numpy(problem.hole).float()[:, None], size)[:, 0].numpy() > 0.01
-    frames_small = _to_uint8(small)
+    frames_small = to_uint8(small)
     guide = None
     if options.param("guide", 1):
         guide = flowfill(Problem("inpaint", frames_small, hole_small), RunOptions(progress=False))
@@ -324,17 +304,12 @@ def run_ilvi(problem: Problem, options: RunOptions) -> np.ndarray:
     objective = InpaintObjective(frames_small, hole_small, guide, strides=strides, channels=_channels(options),
                                  batch=options.param("batch", 5), batch_steps=options.param("batch_steps", 20),
                                  crop=options.param("crop", 96), weights=weights, seed=options.seed)
-    key = fingerprint(problem.observed, problem.hole, extra=f"ilvi {options.params}")
     # gradient clipping: without normalisation layers, the consistency term made rare gradient spikes
     # (norm ~10 against ~1e-3 typical) that threw the fit off on fast-moving clips
-    schedule = _schedule(options, 4000, 150.0, 1e-3, clip_grad=options.param("clip_grad", 0.05))
-    result, report = fit(objective, schedule,
-                         run_dir=options.run_dir and options.run_dir / key, resume=options.resume, key=key,
-                         device=pick_device(options.device, loud=options.progress), progress=options.progress,
-                         label="ilvi")
-    options.stats.update({"steps": report.steps, "it/s": report.its_per_second})
+    schedule = schedule_from(options, 4000, 150.0, 1e-3, clip_grad=options.param("clip_grad", 0.05))
+    result = run_fit(objective, schedule, problem, options, "ilvi")
     full = _resize(frames_to_tensor(result), (height, width))
-    return _to_uint8(full)
+    return to_uint8(full)
 
 
 METHODS = [

@@ -1,0 +1,1 @@
+"""Neural-representation compression: pruning, quantisation and the entropy-coded ``.vpr`` file."""
