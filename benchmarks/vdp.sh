@@ -2,12 +2,7 @@
 # The Video Dynamics Prior against the classical baselines of every task, and the pyramid-loss
 # ablation; writes benchmarks/results/<task>-vdp.* and <task>-vdp-single-scale.*, then RESULTS.md.
 # Two clips (ONLY) at the default budget (150 s per 30-frame window): about 50 minutes on 2 cores.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-CLIPS=${CLIPS:-../shared/data/clips}
-ONLY=${ONLY:-carphone,tennis}
-OUT=benchmarks/results
-bench() { vidprior bench --clips "$CLIPS" --only "$ONLY" --out "$OUT" -q "$@"; }
+source "$(dirname "$0")/common.sh"
 bench --task denoise --frames "${DENOISE_FRAMES:-10}" --methods nlmeans,bm3d,vdp --name denoise-vdp
 bench --task denoise --frames "${DENOISE_FRAMES:-10}" --sigma 25,50 --methods vdp --param levels=1 \
   --name denoise-vdp-single-scale

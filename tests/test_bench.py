@@ -64,10 +64,12 @@ def test_other_tasks_make_their_cases(clips, tmp_path, task, methods, cases):
 
 
 def test_compress_bench_sweeps_the_rate(clips, tmp_path):
-    data, _ = _bench(clips, tmp_path / "c", "compress", "x264", "--only", "pan")
-    rates = [r["metrics"]["bpp"] for r in data["records"]]
-    scores = [r["metrics"]["psnr"] for r in data["records"]]
-    assert len(rates) == 7 and rates == sorted(rates, reverse=True) and scores == sorted(scores, reverse=True)
+    data, table = _bench(clips, tmp_path / "c", "compress", "x264,x265", "--only", "pan")
+    for codec in ("x264", "x265"):
+        rates = [r["metrics"]["bpp"] for r in data["records"] if r["method"] == codec]
+        scores = [r["metrics"]["psnr"] for r in data["records"] if r["method"] == codec]
+        assert len(rates) == 7 and rates == sorted(rates, reverse=True) and scores == sorted(scores, reverse=True)
+    assert "BD-rate against x264" in table and "| pan |" in table
 
 
 def test_bench_refuses_a_method_that_does_not_do_the_task(clips, tmp_path, capsys):

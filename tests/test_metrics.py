@@ -199,3 +199,11 @@ def test_lpips_with_real_weights(monkeypatch, tmp_path):
         assert metrics.evaluate(heavy, clip, lpips=True)["lpips"] == pytest.approx(metrics.lpips(heavy, clip))
     finally:
         metrics._lpips_net.cache_clear()
+
+
+def test_bd_rate_of_a_codec_that_needs_half_the_bits_is_minus_50_percent():
+    rates = [0.05, 0.1, 0.2, 0.4]
+    psnrs = [28.0, 31.0, 33.5, 35.0]
+    assert metrics.bd_rate(rates, psnrs, [r / 2 for r in rates], psnrs) == pytest.approx(-50.0, abs=1e-6)
+    assert metrics.bd_rate(rates, psnrs, rates, psnrs) == pytest.approx(0.0, abs=1e-9)
+    assert np.isnan(metrics.bd_rate(rates, psnrs, rates, [p + 20 for p in psnrs]))  # no common quality range

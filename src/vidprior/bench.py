@@ -281,6 +281,26 @@ def per_clip_table(task: str, records: list[Record]) -> str:
     return "\n\n".join(blocks)
 
 
+def bd_rate_table(records: list[Record], reference: str = "x264") -> str:
+    """Markdown: BD-rate (%) of every other codec against ``reference``, per clip and mean."""
+    codecs = [m for m in dict.fromkeys(r.method for r in records) if m != reference]
+    clips = list(dict.fromkeys(r.clip for r in records))
+    if reference not in {r.method for r in records} or not codecs:
+        return ""
+
+    def curve(clip: str, codec: str) -> tuple[list[float], list[float]]:
+        rs = [r for r in records if r.clip == clip and r.method == codec]
+        return [r.metrics["bpp"] for r in rs], [r.metrics["psnr"] for r in rs]
+
+    lines = [f"BD-rate against {reference} (%, negative = fewer bits at equal PSNR; over the common PSNR range)",
+             "| clip | " + " | ".join(codecs) + " |", "|---|" + "---|" * len(codecs)]
+    table = {c: [metrics.bd_rate(*curve(clip, reference), *curve(clip, c)) for clip in clips] for c in codecs}
+    for i, clip in enumerate(clips):
+        lines.append(f"| {clip} | " + " | ".join(f"{table[c][i]:.1f}" for c in codecs) + " |")
+    lines.append("| mean | " + " | ".join(f"{_mean(table[c]):.1f}" for c in codecs) + " |")
+    return "\n".join(lines)
+
+
 def plot(task: str, records: list[Record], path: Path) -> None:
     """Bar chart of the main metric per case and method; for compress, rate-distortion curves."""
     import matplotlib
@@ -334,7 +354,8 @@ def write_outputs(out: Path, task: str, records: list[Record], args) -> None:
     budget = f"; budget {args.budget} per clip" if args.budget else ""
     budget += "".join(f"; {p}" for p in getattr(args, "param", []))
     text = (f"## {name}\n\n{args.frames} frames per clip{budget}; {machine}; {meta['date']}.\n\n"
-            f"{summary_table(task, records)}\n\n{per_clip_table(task, records)}\n\n![{name}]({name}.png)\n")
+            f"{summary_table(task, records)}\n\n{per_clip_table(task, records)}\n\n"
+            + (f"{bd_rate_table(records)}\n\n" if task == "compress" else "") + f"![{name}]({name}.png)\n")
     (out / f"{name}.md").write_text(text)
     plot(task, records, out / f"{name}.png")
     print(f"wrote {out / f'{name}.json'}, {out / f'{name}.md'}, {out / f'{name}.png'}")

@@ -233,3 +233,22 @@ def evaluate(result: np.ndarray, reference: np.ndarray, hole: np.ndarray | None 
             scores["lpips"] = value
     return scores
 
+
+
+def bd_rate(rate_ref: list[float], psnr_ref: list[float], rate_test: list[float], psnr_test: list[float]) -> float:
+    """Bjøntegaard delta rate in percent: the average bitrate change of the test codec against the
+    reference at equal PSNR (negative: the test needs fewer bits). Log-rate is fitted as a cubic
+    (fewer points: a lower degree) in PSNR, and the fits are compared over their common PSNR range;
+    NaN when the ranges do not overlap."""
+    if min(len(rate_ref), len(rate_test)) < 2:
+        return float("nan")
+    lo = max(min(psnr_ref), min(psnr_test))
+    hi = min(max(psnr_ref), max(psnr_test))
+    if hi <= lo:
+        return float("nan")
+    areas = []
+    for rates, psnrs in ((rate_ref, psnr_ref), (rate_test, psnr_test)):
+        fit = np.polyfit(psnrs, np.log(rates), min(3, len(rates) - 1))
+        integral = np.polyint(fit)
+        areas.append(np.polyval(integral, hi) - np.polyval(integral, lo))
+    return float((np.exp((areas[1] - areas[0]) / (hi - lo)) - 1) * 100)
