@@ -73,10 +73,15 @@ class DnervConfig:
         """Decoder channels after the stem and after each stage."""
         return [max(4, round(self.width / self.reduce**i)) for i in range(len(self.strides) + 1)]
 
+    @property
+    def difference_stride(self) -> int:
+        """How much smaller the difference embedding is than the padded frame."""
+        return math.prod(self.strides[self.fuse_after:]) * self.diff_scale
+
     def embedding_shapes(self) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
         """(C, h, w) of the content and the difference embedding of one frame."""
         h, w = self.padded
-        fine = math.prod(self.strides[self.fuse_after:]) * self.diff_scale
+        fine = self.difference_stride
         return (self.content, h // self.multiple, w // self.multiple), (self.difference, h // fine, w // fine)
 
     def to_dict(self) -> dict:
@@ -135,10 +140,9 @@ class DnervObjective(Objective):
         inputs = F.pad(y * known + 0.5 * (1 - known), pad, mode="replicate")
         self.register_buffer("inputs", inputs)
         self.register_buffer("diffs", frame_differences(inputs))
-        content, difference = config.embedding_shapes()
-        stride_d = (h // difference[1], w // difference[2])
         self.content_encoder = encoder(3, config.encoder_width, config.content, _split(config.multiple))
-        self.difference_encoder = encoder(6, config.encoder_width, config.difference, _split(stride_d[0]))
+        self.difference_encoder = encoder(6, config.encoder_width, config.difference,
+                                          _split(config.difference_stride))
         self.decoder = DnervDecoder(config)
 
     def embed(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -177,7 +181,7 @@ class DnervObjective(Objective):
 
 
 def _split(stride: int) -> tuple[int, ...]:
-    """An encoder's strides for a total ``stride``: factors of at most 4, largest first."""
+    """An encoder's strides for a total ``stride``: its factors (4s first, then 3, 2, 5, 7), largest first."""
     factors = []
     while stride > 1:
         for f in (4, 3, 2, 5, 7):
