@@ -11,8 +11,9 @@ ORDER = ("inpaint", "denoise", "interpolate", "upscale", "compress")
 HEADER = """# Benchmark results
 
 Produced by `bash benchmarks/run.sh` (that is, `vidprior bench --clips ../shared/data/clips --task T` for
-every task, then this collector); the `<task>-vdp*` and `<task>-dnerv` sections come from
-`bash benchmarks/vdp.sh` and `bash benchmarks/dnerv.sh` (two clips each, see the scripts). Inputs are the clean shared clips with synthetic degradations made by
+every task, then this collector); the `<task>-vdp*`, `<task>-dnerv` and `inpaint-vinet*` sections
+come from `bash benchmarks/vdp.sh`, `bash benchmarks/dnerv.sh` and `bash benchmarks/vinet.sh` (see the
+scripts for their clips). Inputs are the clean shared clips with synthetic degradations made by
 `vidprior.problems` (seeded); figures are means over clips. PSNR/SSIM are per-frame means on RGB;
 `psnr_hole` counts only the filled pixels; `psnr_y` is the super-resolution convention (Y channel,
 border crop = scale); `warp_error` is the temporal warping error (lower is better, see

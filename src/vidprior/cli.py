@@ -23,11 +23,11 @@ TASK_HELP = {
 }
 
 
-def parse_duration(text: str) -> float:
+def parse_duration(text: str, flag: str = "--budget") -> float:
     """'90', '90s', '3m', '1.5h' -> seconds."""
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", str(text))
     if not match or float(match.group(1)) <= 0:
-        raise VidpriorError(f"--budget {text!r} is not a duration; write e.g. 90s, 3m or 1h")
+        raise VidpriorError(f"{flag} {text!r} is not a duration; write e.g. 90s, 3m or 1h")
     return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
 
 
@@ -61,16 +61,45 @@ def _task_parser(sub: argparse._SubParsersAction, task: str) -> argparse.Argumen
     p.add_argument("--crf", type=int, default=18, help="H.264 quality for .mp4/.mov output, 0-51 (default 18)")
     p.add_argument("--compare", type=Path, default=None, help="also write a side-by-side before/after video here")
     p.add_argument("--reference", type=Path, default=None, help="clean video to score the result against")
-    p.add_argument("--budget", default=None, help="time budget per window for learned methods, e.g. 90s, 3m")
+    _fitting_arguments(p, "time budget per window for learned methods, e.g. 90s, 3m", "method-specific setting")
+    return p
+
+
+def _fitting_arguments(p: argparse.ArgumentParser, budget_help: str, param_help: str) -> None:
+    """The options of every command that may fit a network: budget, device, run folder, resume, seed."""
+    p.add_argument("--budget", default=None, help=budget_help)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     p.add_argument("--run-dir", type=Path, default=None,
                    help="folder for checkpoints and previews of learned methods (default: OUTPUT.run)")
     p.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
                    help="carry on an interrupted run from its run folder")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="method-specific setting")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help=param_help)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    return p
+
+
+def _vinet_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--weights", type=Path, default=None, help="vinet: weights file (default: the shipped checkpoint)")
+    p.add_argument("--adapt", default=None, metavar="DURATION",
+                   help="vinet: fine-tune on this video before inpainting, e.g. 60s")
+
+
+def _run_options(args: argparse.Namespace) -> RunOptions:
+    """RunOptions from a task-like command's arguments (run folder defaults to OUTPUT.run)."""
+    if args.resume is not None and not args.resume.is_dir():
+        raise VidpriorError(f"--resume {args.resume}: no such run folder")
+    params = parse_params(args.param)
+    if getattr(args, "weights", None) is not None or getattr(args, "adapt", None) is not None:
+        if args.method != "vinet":
+            raise VidpriorError("--weights and --adapt apply to --method vinet only")
+        if args.weights is not None:
+            params["weights"] = str(args.weights)
+        if args.adapt is not None:
+            params["adapt"] = parse_duration(args.adapt, "--adapt")
+    run_dir = args.resume or args.run_dir or args.output.with_name(args.output.name + ".run")
+    return RunOptions(seed=args.seed, device=args.device, progress=not args.quiet,
+                      budget=parse_duration(args.budget) if getattr(args, "budget", None) else None,
+                      params=params, run_dir=run_dir, resume=args.resume is not None)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mask", type=Path, required=True,
                    help="folder of mask images, a mask video, or one image for all frames (white = fill)")
     p.add_argument("--mask-dilate", type=int, default=0, help="grow the mask by N pixels (default 0)")
+    _vinet_options(p)
     p = _task_parser(sub, "denoise")
     p.add_argument("--sigma", type=float, default=None, help="noise std on the 0-255 scale (default: estimated)")
     p = _task_parser(sub, "interpolate")
@@ -98,19 +128,45 @@ def build_parser() -> argparse.ArgumentParser:
     rate.add_argument("--params", type=int, default=None, help="target decoder size in weights (e.g. 50000)")
     p.add_argument("--start", type=int, default=0, help="first frame to use (default 0)")
     p.add_argument("--frames", type=int, default=None, help="number of frames to use (default: all)")
-    p.add_argument("--budget", default=None, help="fitting time, e.g. 90s, 5m (default 150s)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
-    p.add_argument("--run-dir", type=Path, default=None, help="checkpoints and previews (default: OUTPUT.run)")
-    p.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR", help="carry on an interrupted fit")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="DNeRV setting (e.g. prune=0.2)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _fitting_arguments(p, "fitting time, e.g. 90s, 5m (default 150s)", "DNeRV setting (e.g. prune=0.2)")
     p = sub.add_parser("decompress", help="decode a .vpr file to a video")
     p.add_argument("input", type=Path, help="a file written by `vidprior compress`")
     p.add_argument("-o", "--output", type=Path, required=True, help=".mp4/.mov, .mkv (lossless) or a folder")
     p.add_argument("--crf", type=int, default=18, help="H.264 quality for .mp4/.mov output (default 18)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     sub.add_parser("methods", help="list the methods and the tasks each serves")
+
+    p = sub.add_parser("retarget", help="change the width of a video, keeping a masked object at its size")
+    p.add_argument("input", type=Path, help="video file or frame folder")
+    p.add_argument("--mask", type=Path, required=True, help="the object to keep: mask folder, mask video or one image")
+    p.add_argument("--width", type=int, required=True, help="new width in pixels (height unchanged)")
+    p.add_argument("-o", "--output", type=Path, required=True, help=".mp4/.mov, .mkv (lossless) or a folder")
+    p.add_argument("--method", default="vinet", help="inpainting method that removes the object (default vinet)")
+    _vinet_options(p)
+    p.add_argument("--start", type=int, default=0, help="first frame to use (default 0)")
+    p.add_argument("--frames", type=int, default=None, help="number of frames to use (default: all)")
+    p.add_argument("--crf", type=int, default=18, help="H.264 quality for .mp4/.mov output (default 18)")
+    _fitting_arguments(p, "time budget per window for internal-learning methods", "method-specific setting")
+
+    p = sub.add_parser("train", help="train a feed-forward method (vinet) on folders of clips")
+    p.add_argument("method", choices=["vinet"], help="the method to train")
+    p.add_argument("--data", type=Path, action="append", required=True,
+                   help="clips: a video file, a folder with frames/ (+ masks/ lending hole shapes), or a folder of "
+                        "those; repeat for more")
+    p.add_argument("-o", "--output", type=Path, required=True, help="weights file to write, NAME.safetensors")
+    p.add_argument("--budget", default="30m", help="training time, e.g. 30m, 2h (default 30m)")
+    p.add_argument("--width", type=int, default=8, help="network width (the paper: 32; default 8 for CPUs)")
+    p.add_argument("--crop", type=int, default=128, help="training crop size in pixels (default 128)")
+    p.add_argument("--batch", type=int, default=2, help="clips per step (default 2)")
+    p.add_argument("--split", type=float, default=0.6,
+                   help="share of the budget for the first (non-recurrent) stage (default 0.6)")
+    p.add_argument("--lr", type=float, default=5e-4, help="peak learning rate (default 5e-4)")
+    p.add_argument("--init", type=Path, default=None, help="start from these weights instead of from scratch")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--run-dir", type=Path, default=None, help="checkpoints (default: OUTPUT.run)")
+    p.add_argument("--resume", action="store_true", help="carry on from the checkpoints in the run folder")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     p = sub.add_parser("bench", help="benchmark methods on clean clips with synthetic degradations")
     p.add_argument("--clips", type=Path, required=True, help="folder of clips: <name>/frames/ (+ <name>/masks/)")
@@ -138,12 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _run_task(args: argparse.Namespace) -> None:
     from .restore import restore
 
-    run_dir = args.resume or args.run_dir or args.output.with_name(args.output.name + ".run")
-    if args.resume is not None and not args.resume.is_dir():
-        raise VidpriorError(f"--resume {args.resume}: no such run folder")
-    options = RunOptions(seed=args.seed, device=args.device, progress=not args.quiet,
-                         budget=parse_duration(args.budget) if args.budget else None,
-                         params=parse_params(args.param), run_dir=run_dir, resume=args.resume is not None)
+    options = _run_options(args)
     factor = getattr(args, "factor", None) or getattr(args, "scale", None) or 1
     report = restore(args.command, args.input, args.output, method=args.method,
                      mask=getattr(args, "mask", None), mask_dilate=getattr(args, "mask_dilate", 0),
@@ -171,14 +222,23 @@ def main(argv: list[str] | None = None) -> int:
             from .compression import run_compress, run_decompress
 
             if args.command == "compress":
-                run_dir = args.resume or args.run_dir or args.output.with_name(args.output.name + ".run")
-                options = RunOptions(seed=args.seed, device=args.device, progress=not args.quiet, run_dir=run_dir,
-                                     resume=args.resume is not None, params=parse_params(args.param),
-                                     budget=parse_duration(args.budget) if args.budget else None)
-                print(run_compress(args.input, args.output, options, bpp=args.bpp, params=args.params,
+                print(run_compress(args.input, args.output, _run_options(args), bpp=args.bpp, params=args.params,
                                    start=args.start, frames=args.frames))
             else:
                 print(run_decompress(args.input, args.output, crf=args.crf, device=args.device))
+        elif args.command == "retarget":
+            from .retarget import retarget
+
+            print(retarget(args.input, args.mask, args.output, args.width, method=args.method, start=args.start,
+                           frames=args.frames, crf=args.crf, options=_run_options(args)).line())
+        elif args.command == "train":
+            from .training import train_vinet
+
+            figures = train_vinet(args.data, args.output, budget=parse_duration(args.budget), width=args.width,
+                                  crop=args.crop, batch=args.batch, split=args.split, lr=args.lr, init=args.init,
+                                  run_dir=args.run_dir or args.output.with_name(args.output.name + ".run"),
+                                  resume=args.resume, device=args.device, seed=args.seed, progress=not args.quiet)
+            print(f"{args.output}: " + "  ".join(f"{k}={v:.4g}" for k, v in figures.items()))
         elif args.command == "methods":
             _list_methods()
         elif args.command == "bench":

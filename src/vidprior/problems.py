@@ -177,3 +177,36 @@ def moving_masks(shapes: np.ndarray, size: tuple[int, int], frames: int, seed: i
         y, x = np.round(start + (end - start) * t / max(frames - 1, 1)).astype(int)
         out[t, y: y + ch, x: x + cw] = crop[t]
     return out
+
+
+def stroke_masks(size: tuple[int, int], frames: int, seed: int = 0, strokes: int = 4, coverage: float = 0.08,
+                 speed: float = 2.0) -> np.ndarray:
+    """Free-form brush-stroke holes (random polylines of random width) drifting at up to ``speed`` px/frame.
+
+    Returns (frames, H, W) bool; the strokes are drawn until about ``coverage`` of a frame is covered
+    (at least ``strokes`` of them), then the whole drawing moves with one velocity (0 = static holes).
+    """
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    height, width = size
+    pad = int(np.ceil(speed * frames)) + 1
+    canvas = np.zeros((height + 2 * pad, width + 2 * pad), np.uint8)
+    drawn = 0
+    while drawn < strokes or canvas[pad:-pad, pad:-pad].mean() < coverage * 255:
+        points = [np.array([rng.uniform(0, width), rng.uniform(0, height)])]
+        for _ in range(rng.integers(2, 6)):
+            angle, length = rng.uniform(0, 2 * np.pi), rng.uniform(0.05, 0.25) * max(height, width)
+            points.append(np.clip(points[-1] + length * np.array([np.cos(angle), np.sin(angle)]), 0,
+                                  [width - 1, height - 1]))
+        thickness = int(rng.integers(max(2, height // 40), max(3, height // 12)))
+        cv2.polylines(canvas, [np.round(np.array(points) + pad).astype(np.int32)], False, 255, thickness)
+        drawn += 1
+        if drawn > 200:
+            break
+    velocity = rng.uniform(-speed, speed, size=2)
+    out = np.zeros((frames, height, width), dtype=bool)
+    for t in range(frames):
+        dx, dy = np.round(velocity * t).astype(int)
+        out[t] = canvas[pad - dy: pad - dy + height, pad - dx: pad - dx + width] > 0
+    return out

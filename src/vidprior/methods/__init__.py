@@ -6,10 +6,11 @@
 from __future__ import annotations
 
 from ..errors import VidpriorError
-from . import classical, dnerv, ilvi, vdp
+from . import classical, dnerv, ilvi, vdp, vinet
 from .base import Codec, Method, RunOptions
 
-METHODS: dict[str, Method] = {m.name: m for m in [*classical.METHODS, *ilvi.METHODS, *vdp.METHODS, *dnerv.METHODS]}
+METHODS: dict[str, Method] = {m.name: m for m in [*classical.METHODS, *ilvi.METHODS, *vdp.METHODS, *dnerv.METHODS,
+                                                *vinet.METHODS]}
 CODECS: dict[str, Codec] = {c.name: c for c in [*classical.CODECS, *dnerv.CODECS]}
 DEFAULTS: dict[str, str] = {
     "inpaint": "flowfill",
