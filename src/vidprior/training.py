@@ -191,9 +191,8 @@ class VinetTraining(Objective):
         device = next(self.net.parameters()).device
         s = draw_sample(self.clips, self.shape_bank, self.batch, self.crop, STAGES[self.stage])
         frames, holes, trusted = s.frames.to(device), s.holes.to(device), s.trusted.to(device)
-        observed = frames * (1 - holes)
         needed = sorted({i for sources in s.neighbours for i in sources})
-        encoded = self.net.encode_sources(observed[:, needed], holes[:, needed])  # each source frame once
+        encoded = self.net.encode_sources(frames[:, needed], holes[:, needed])  # each source frame once
         slot = {i: k for k, i in enumerate(needed)}
         previous, state, last = None, None, None
         total = frames.new_zeros(())
@@ -201,7 +200,7 @@ class VinetTraining(Objective):
         for k, (ref, sources) in enumerate(zip(s.outputs, s.neighbours)):
             target, hole, known = frames[:, ref], holes[:, ref], trusted[:, ref]
             neighbours = encoded.select([slot[i] for i in sources])
-            out = self.net(observed[:, ref], hole, neighbours, previous, state)
+            out = self.net(frames[:, ref], hole, neighbours, previous, state)
             dis = s.flows[k].to(device)  # (N, 5, 2, h, w)
             image = out.image
             # reconstruction
@@ -234,7 +233,7 @@ class VinetTraining(Objective):
                 weight = _confidence(target, frames[:, ref - 1], dis[:, 4]) * known
                 loss = loss + self.temporal_weight * _weighted_l1(image, flow.warp(last, dis[:, 4]), weight)
             total = total + loss
-            pasted = torch.where(hole > 0, image, observed[:, ref])
+            pasted = torch.where(hole > 0, image, frames[:, ref])
             if self.stage == "recurrent":
                 previous, state, last = pasted, out.state, image
             with torch.no_grad():

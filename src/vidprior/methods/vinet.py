@@ -116,7 +116,6 @@ def inpaint_frames(net: Vinet, frames: np.ndarray, holes: np.ndarray, device: to
     count = len(frames)
     images, (height, width) = pad_to(to_signed(frames).to(device))
     masks, _ = pad_to(torch.from_numpy(holes[:, None].astype(np.float32)).to(device))
-    images = images * (1 - masks)
     cache = SourceCache(net, images, masks)
     lead = min(warmup, count - 1)
     order = list(range(lead, 0, -1)) + list(range(count))

@@ -208,7 +208,7 @@ class Sources:
 class StepOutput:
     """What one VINet step returns.
 
-    image: (N, 3, H, W) final output in [-1, 1]; raw: the decoder's output before the blend;
+    image: (N, 3, H, W) the output in [-1, 1] (every pixel; callers paste the known ones back);
     flows: {scale: (N, 5, 2, H/s, W/s)} flows from the reference to each source, in pixels of that scale
     (s = 8, 4, 2; ``warp(source, flow)`` aligns a source with the reference, as in `vidprior.flow`);
     feedback_flow: (N, 2, H, W) the same at full resolution for the previous output;
@@ -216,7 +216,6 @@ class StepOutput:
     """
 
     image: torch.Tensor
-    raw: torch.Tensor
     flows: dict[int, torch.Tensor]
     feedback_flow: torch.Tensor
     state: tuple[torch.Tensor, torch.Tensor]
@@ -332,7 +331,7 @@ class Vinet(nn.Module):
         if previous is not None:
             m = self.blend(ref[0], warp(fed[0], feedback_flow))
             image = (1 - m) * raw + m * warp(previous, feedback_flow)
-        return StepOutput(image, raw, flows, feedback_flow, state)
+        return StepOutput(image, flows, feedback_flow, state)
 
 
 def smooth_fill(x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
