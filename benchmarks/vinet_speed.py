@@ -26,7 +26,7 @@ def measure(width: int, height: int, frames: int = 30) -> dict:
     import numpy as np
     import torch
 
-    from vidprior.methods.vinet import WARMUP, inpaint_frames, load_weights
+    from vidprior.methods.vinet import inpaint_frames, load_weights
     from vidprior.video import read_video
 
     clip = read_video(CLIP / "frames", count=frames).frames
@@ -39,9 +39,8 @@ def measure(width: int, height: int, frames: int = 30) -> dict:
     began = time.perf_counter()
     inpaint_frames(net, clip, masks)
     seconds = time.perf_counter() - began
-    steps = frames + min(WARMUP, frames - 1)
     return {"size": f"{width}x{height}", "frames": frames, "seconds": seconds, "fps": frames / seconds,
-            "steps/s": steps / seconds, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "threads": torch.get_num_threads(), "width": net.config.width,
             "weights": sum(p.numel() for p in net.parameters())}
 

@@ -24,7 +24,9 @@ from ..errors import VidpriorError
 from ..fit import pick_device
 from ..nn.vinet import Sources, Vinet, VinetConfig, pad_to
 from ..problems import Problem
+from ..video import frames_to_tensor
 from .base import Method, RunOptions
+from .internal import to_uint8
 
 OFFSETS = (-6, -3, 3, 6)  # the neighbour frames of the paper (temporal stride 3)
 WARMUP = 5  # frames run in reverse before the first one, to start the recurrence with memory
@@ -80,13 +82,8 @@ def mirror(index: int, count: int) -> int:
 
 
 def to_signed(frames: np.ndarray) -> torch.Tensor:
-    """(T, H, W, 3) uint8 → (T, 3, H, W) float in [-1, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 127.5 - 1
-
-
-def to_frames(x: torch.Tensor) -> np.ndarray:
-    """(T, 3, H, W) in [-1, 1] → (T, H, W, 3) uint8."""
-    return ((x.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+    """(T, H, W, 3) uint8 → (T, 3, H, W) float in [-1, 1], the network's range."""
+    return frames_to_tensor(frames) * 2 - 1
 
 
 class SourceCache:
@@ -129,7 +126,7 @@ def inpaint_frames(net: Vinet, frames: np.ndarray, holes: np.ndarray, device: to
         state = result.state
         if step >= lead:
             out[t] = previous[0]
-    filled = to_frames(out[..., :height, :width])
+    filled = to_uint8((out[..., :height, :width] + 1) / 2)
     return np.where(holes[..., None], filled, frames)
 
 
