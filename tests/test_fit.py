@@ -13,6 +13,7 @@ from torch import nn
 
 from vidprior.errors import VidpriorError
 from vidprior.fit import CHECKPOINT, PREVIEW, RESULT, Interrupted, Objective, Schedule, fit
+from vidprior.progress import read_status, report_to
 
 
 class Curve(Objective):
@@ -55,6 +56,26 @@ def test_fit_lowers_the_loss_and_writes_the_run_folder(tmp_path):
     assert report.final_loss < before / 2
     assert result.shape == (8, 8, 2, 3) and result.dtype == np.uint8
     assert {CHECKPOINT, RESULT, PREVIEW} <= set(os.listdir(tmp_path))
+
+
+def test_a_status_file_follows_the_fit_for_other_programs(tmp_path):
+    class Watched(Curve):
+        seen: list = []
+
+        def loss(self, step):
+            self.seen.append(read_status(tmp_path / "status.json"))
+            return super().loss(step)
+
+    report_to(tmp_path / "status.json")
+    try:
+        fit(Watched(), quiet(steps=30, budget=None), progress=False, label="curve")
+    finally:
+        report_to(None)
+    during = [s["bars"][0] for s in Watched.seen if s.get("bars")]
+    assert during and during[0]["label"] == "curve" and during[0]["total"] == 1000
+    assert all(0 <= b["fraction"] < 1 for b in during)
+    assert read_status(tmp_path / "status.json")["bars"] == []  # closed at the end
+    assert read_status(tmp_path / "missing.json") == {}
 
 
 def test_schedule_warms_up_then_decays():

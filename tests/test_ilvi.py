@@ -35,6 +35,17 @@ def test_skipnet_keeps_the_size_and_a_frame_does_not_depend_on_its_batch():
     assert torch.allclose(net(x[1:2]), together[1:2], atol=1e-5)
 
 
+def test_the_default_network_takes_frames_smaller_than_its_depth(clip, hole):
+    net = SkipNet(3, 3)  # five levels: 48x64 padded to multiples of 32 would leave 2x2 maps at the bottom
+    x, size = pad_to(torch.rand(2, 3, 48, 64), net.multiple, net.smallest)
+    assert x.shape[-2:] == (96, 96) and size == (48, 64)
+    assert net(x).shape == (2, 3, 96, 96)
+    objective = InpaintObjective(clip, hole, clip, strides=(1,), channels=(16, 32, 64, 128, 128), batch=3,
+                                 batch_steps=1, crop=96, weights={"image": 1, "flow": 0.1, "consistency": 1}, seed=0)
+    loss, _ = objective.loss(0)
+    assert objective.crop is None and torch.isfinite(loss)
+
+
 def test_work_shape_keeps_the_aspect():
     assert work_shape(144, 256, 256) == (144, 256)
     assert work_shape(480, 854, 256) == (144, 256)

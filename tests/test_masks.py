@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from vidprior.errors import VidpriorError
-from vidprior.masks import MaskSource, binarize, dilate
+from vidprior.masks import MaskSource, binarize, dilate, keyframe_masks, signed_distance
 from vidprior.video import write_video
 
 
@@ -78,3 +78,37 @@ def test_missing_mask_and_bad_dilation(tmp_path, mask_folder, hole):
         MaskSource(tmp_path / "nothing", 3, (8, 8))
     with pytest.raises(VidpriorError, match="mask-dilate"):
         MaskSource(mask_folder, len(hole), hole.shape[1:], dilation=-1)
+
+
+def _square(top: int, left: int, size: int, shape=(40, 60)) -> np.ndarray:
+    mask = np.zeros(shape, bool)
+    mask[top: top + size, left: left + size] = True
+    return mask
+
+
+def test_signed_distance_is_negative_inside_and_grows_outward():
+    d = signed_distance(_square(10, 10, 10))
+    assert d[15, 15] < 0 < d[5, 15] and d[0, 15] > d[5, 15]
+    assert ((d < 0) == _square(10, 10, 10)).all()
+
+
+def test_keyframe_masks_hold_before_and_after_and_glide_between():
+    first, last = _square(5, 4, 8), _square(20, 40, 14)
+    masks = list(keyframe_masks({2: first, 6: last}, 9))
+    assert len(masks) == 9
+    assert all((m == first).all() for m in masks[:3]) and all((m == last).all() for m in masks[6:])
+    centres = np.array([np.argwhere(m).mean(axis=0) for m in masks[2:7]])
+    assert np.all(np.diff(centres, axis=0) > 0)  # moves down and right, frame by frame
+    areas = [m.sum() for m in masks[2:7]]
+    assert areas == sorted(areas) and areas[0] == 64 and areas[-1] == 196  # and grows
+
+
+def test_one_keyframe_is_a_static_mask_and_bad_keyframes_are_refused():
+    only = _square(5, 5, 6)
+    assert all((m == only).all() for m in keyframe_masks({3: only}, 5))
+    with pytest.raises(VidpriorError, match="outside the video"):
+        list(keyframe_masks({7: only}, 5))
+    with pytest.raises(VidpriorError, match="empty"):
+        list(keyframe_masks({0: np.zeros((4, 4), bool)}, 5))
+    with pytest.raises(VidpriorError, match="paint"):
+        list(keyframe_masks({}, 5))

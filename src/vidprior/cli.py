@@ -14,6 +14,7 @@ from pathlib import Path
 from .errors import VidpriorError
 from .fit import Interrupted
 from .methods import CODECS, DEFAULTS, METHODS, RunOptions
+from .progress import report_to
 
 TASK_HELP = {
     "inpaint": "remove objects: fill the masked region of every frame",
@@ -76,6 +77,12 @@ def _fitting_arguments(p: argparse.ArgumentParser, budget_help: str, param_help:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help=param_help)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _status_argument(p)
+
+
+def _status_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--status", type=Path, default=None, metavar="FILE",
+                   help="also write progress (fraction, ETA, loss) to this JSON file, for other programs")
 
 
 def _vinet_options(p: argparse.ArgumentParser) -> None:
@@ -102,8 +109,15 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
                       params=params, run_dir=run_dir, resume=args.resume is not None)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vidprior", description="Video restoration with learned priors.")
+def batch_doc() -> str:
+    from .batch import __doc__ as doc
+
+    return doc.split("\n", 1)[1].strip()
+
+
+def build_parser(parser_class: type[argparse.ArgumentParser] = argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The command's parser (``parser_class`` lets `vidprior.jobs` check job files without exiting)."""
+    parser = parser_class(prog="vidprior", description="Video restoration with learned priors.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = _task_parser(sub, "inpaint")
@@ -167,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="carry on from the checkpoints in the run folder")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _status_argument(p)
 
     p = sub.add_parser("bench", help="benchmark methods on clean clips with synthetic degradations")
     p.add_argument("--clips", type=Path, required=True, help="folder of clips: <name>/frames/ (+ <name>/masks/)")
@@ -183,6 +198,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="method setting passed to every method run (e.g. for ablations)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-q", "--quiet", action="store_true")
+
+    p = sub.add_parser("batch", help="run the jobs of a YAML job file, locally or on a Ray cluster",
+                       description=batch_doc(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("jobs", type=Path, help="the job file, e.g. jobs.yaml")
+    p.add_argument("--workers", type=int, default=None,
+                   help="jobs at once on this machine (default: half the cores, at least 2)")
+    p.add_argument("--ray", default=None, metavar="ADDRESS",
+                   help="run the jobs as Ray tasks: a cluster address, 'auto', or 'local' for a Ray on this machine")
+    p.add_argument("--work", type=Path, default=None,
+                   help="folder for the jobs' checkpoints, logs and summary (default: JOBS.batch next to the file)")
+    p.add_argument("-q", "--quiet", action="store_true")
+
+    p = sub.add_parser("serve", help="the web app: upload, paint a mask, run, compare, download")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--home", type=Path, default=Path("vidprior-serve"),
+                   help="folder for uploads, jobs and results, kept across restarts (default ./vidprior-serve)")
+    p.add_argument("--max-upload", type=int, default=500, metavar="MB", help="largest upload in MB (default 500)")
 
     p = sub.add_parser("demo", help="remove an object from the built-in demo clip")
     p.add_argument("-o", "--output", type=Path, default=Path("vidprior-demo"), help="folder for the results")
@@ -213,8 +246,20 @@ def _list_methods() -> None:
     print("* = default for that task")
 
 
+def _resume_command(args: argparse.Namespace, argv: list[str] | None) -> str:
+    """The command line that carries on an interrupted run: the same words, plus --resume."""
+    words = list(argv if argv is not None else sys.argv[1:])
+    if args.command == "train":  # --resume is a switch there: the run folder is known from -o / --run-dir
+        return shlex.join(["vidprior", *words, *([] if "--resume" in words else ["--resume"])])
+    if "--resume" in words:
+        del words[words.index("--resume"): words.index("--resume") + 2]
+    run_dir = args.resume or args.run_dir or args.output.with_name(args.output.name + ".run")
+    return shlex.join(["vidprior", *words, "--resume", str(run_dir)])
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    report_to(getattr(args, "status", None))
     try:
         if args.command in TASK_HELP:
             _run_task(args)
@@ -245,16 +290,26 @@ def main(argv: list[str] | None = None) -> int:
             from .bench import run_bench
 
             run_bench(args)
+        elif args.command == "batch":
+            from .batch import run_batch, summary_line
+
+            results = run_batch(args.jobs, workers=args.workers, ray_address=args.ray, folder=args.work,
+                                progress=not args.quiet)
+            folder = args.work or args.jobs.with_suffix(".batch")
+            print((folder / "summary.md").read_text() + f"{args.jobs}: {summary_line(results)}")
+            if any(r.state == "interrupted" for r in results):
+                return 130
+            return 1 if any(r.state == "failed" for r in results) else 0
+        elif args.command == "serve":
+            from .server import serve
+
+            serve(args.home, host=args.host, port=args.port, max_upload_mb=args.max_upload)
         elif args.command == "demo":
             from .demo import run_demo
 
             run_demo(args.output, method=args.method, progress=not args.quiet)
     except Interrupted as exc:
-        words = list(argv if argv is not None else sys.argv[1:])
-        if "--resume" in words:
-            del words[words.index("--resume"): words.index("--resume") + 2]
-        again = shlex.join(["vidprior", *words, "--resume", str(exc.run_dir)])
-        hint = f"; resume with: {again}" if exc.run_dir else ""
+        hint = f"; resume with: {_resume_command(args, argv)}" if exc.run_dir else ""
         print(f"vidprior: {exc}{hint}", file=sys.stderr)
         return 130
     except VidpriorError as exc:

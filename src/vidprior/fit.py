@@ -29,9 +29,9 @@ import cv2
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from .errors import VidpriorError
+from .progress import Bar
 
 CHECKPOINT = "checkpoint.pt"
 RESULT = "result.npy"
@@ -316,9 +316,9 @@ def fit(objective: Objective, schedule: Schedule, *, run_dir: Path | None = None
     autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext)
     stopped = "steps"
     last_loss = float("nan")
-    bar = tqdm(total=1000, disable=not progress, file=sys.stderr, desc=label,
-               bar_format="{desc}: {percentage:3.0f}%|{bar:20}| {elapsed}<{remaining} {postfix}")
-    bar.update(min(1000, int(1000 * schedule.progress(step, used))))
+    bar = Bar(1000, label, show=progress,
+              bar_format="{desc}: {percentage:3.0f}%|{bar:20}| {elapsed}<{remaining} {postfix}")
+    bar.set_done(min(1000, int(1000 * schedule.progress(step, used))))
     last_checkpoint = last_preview = time.monotonic()
     began_session, steps_session = time.monotonic(), 0
     with _stop_requests() as stop_requested:
@@ -341,6 +341,7 @@ def fit(objective: Objective, schedule: Schedule, *, run_dir: Path | None = None
             if not finite:  # roll back to the last good state, at half the learning rate
                 rollbacks += 1
                 if rollbacks > schedule.max_rollbacks:
+                    bar.close()
                     raise VidpriorError(f"the fit diverged {rollbacks} times (loss not finite); "
                                         "lower the learning rate, e.g. --param lr=1e-3")
                 objective.load_state_dict(good["objective"])
@@ -364,10 +365,9 @@ def fit(objective: Objective, schedule: Schedule, *, run_dir: Path | None = None
                 smoothed = stats["mse"] if smoothed is None else 0.95 * smoothed + 0.05 * stats["mse"]
             now = time.monotonic()
             rate = steps_session / max(now - began_session, 1e-9)
-            bar.set_postfix_str(f"step {step} loss {last_loss:.4g}"
-                                + (f" psnr {stats['psnr']:.2f}" if "psnr" in stats else "")
-                                + f" {rate:.2f} it/s", refresh=False)
-            bar.update(min(1000, int(1000 * schedule.progress(step, used))) - bar.n)
+            bar.set_detail(f"step {step} loss {last_loss:.4g}"
+                           + (f" psnr {stats['psnr']:.2f}" if "psnr" in stats else "") + f" {rate:.2f} it/s")
+            bar.set_done(min(1000, int(1000 * schedule.progress(step, used))))
             if run_dir is not None and now - last_preview > schedule.preview_every:
                 with torch.no_grad(), autocast():
                     _write_preview(objective.preview(), run_dir / PREVIEW)

@@ -102,3 +102,45 @@ class MaskSource:
         if max(coverage) == 0:
             raise VidpriorError(f"{self.path}: the mask is empty (all black); white marks the region to fill")
         return float(np.mean(coverage))
+
+
+def signed_distance(mask: np.ndarray) -> np.ndarray:
+    """(H, W) bool -> (H, W) float32: distance to the mask's edge, negative inside."""
+    inside = mask.astype(np.uint8)
+    outside = cv2.distanceTransform(1 - inside, cv2.DIST_L2, 5)
+    return np.where(mask, -cv2.distanceTransform(inside, cv2.DIST_L2, 5), outside).astype(np.float32)
+
+
+def keyframe_masks(keyframes: dict[int, np.ndarray], total: int) -> Iterator[np.ndarray]:
+    """Masks (H, W) bool for ``total`` frames from masks drawn on some of them (index -> (H, W) bool).
+
+    Before the first keyframe and after the last the nearest keyframe holds. Between two keyframes
+    the mask glides from one to the other: both are moved to the linearly interpolated centroid and
+    their signed distance maps blended, so a mask painted where an object starts and where it ends
+    follows it as it moves, grows or shrinks. One keyframe gives the same mask on every frame.
+    """
+    if not keyframes:
+        raise VidpriorError("no mask: paint the region to fill on at least one frame")
+    order = sorted(keyframes)
+    if order[0] < 0 or order[-1] >= total:
+        raise VidpriorError(f"keyframe {order[-1] if order[-1] >= total else order[0]} is outside the video's "
+                            f"{total} frames")
+    if not any(keyframes[k].any() for k in order):
+        raise VidpriorError("the painted mask is empty; paint the region to fill")
+    distances = {k: signed_distance(keyframes[k]) for k in order}
+    centres = {k: np.argwhere(keyframes[k]).mean(axis=0)[::-1] if keyframes[k].any() else None for k in order}
+    for t in range(total):
+        after = next((k for k in order if k >= t), order[-1])
+        before = next((k for k in reversed(order) if k <= t), order[0])
+        if before == after or centres[before] is None or centres[after] is None:
+            yield keyframes[before if t - before <= after - t else after].copy()
+            continue
+        w = (t - before) / (after - before)
+        shift = centres[after] - centres[before]  # (x, y)
+        yield (1 - w) * _moved(distances[before], w * shift) + w * _moved(distances[after], (w - 1) * shift) < 0
+
+
+def _moved(image: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """(H, W) float32 translated by ``shift`` = (x, y) pixels, edges repeated."""
+    matrix = np.float32([[1, 0, shift[0]], [0, 1, shift[1]]])
+    return cv2.warpAffine(image, matrix, image.shape[::-1], flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

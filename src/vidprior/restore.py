@@ -14,7 +14,6 @@ written, and outputs are committed atomically.
 from __future__ import annotations
 
 import resource
-import sys
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -23,13 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from . import metrics
 from .errors import VidpriorError
 from .masks import MaskSource
-from .methods import RunOptions, get_method
+from .methods import Method, RunOptions, get_method
 from .problems import Problem
+from .progress import Bar
 from .video import VideoWriter, check_frame_size, check_output, iter_frames, probe
 from .viz import side_by_side
 
@@ -87,6 +86,15 @@ def parse_range(start: int, count: int | None, total: int, what: Path) -> int:
     return min(total - start, count or total)
 
 
+def check_request(task: str, method: str | None, factor: int = 1, sigma: float | None = None) -> Method:
+    """The method for ``task``, after checking the request's numbers; refuses before any work starts."""
+    chosen = get_method(method, task)
+    if sigma is not None and not 0 <= sigma <= 255:
+        raise VidpriorError(f"--sigma {sigma} is out of range; give the noise level on the 0-255 scale (e.g. 25)")
+    Problem(task, np.zeros((2, 8, 8, 3), np.uint8), np.zeros((2, 8, 8), bool) if task == "inpaint" else None, factor)
+    return chosen
+
+
 def restore(task: str, input: Path | str, output: Path | str, *, method: str | None = None,
             mask: Path | str | None = None, mask_dilate: int = 0, factor: int = 1,
             sigma: float | None = None, start: int = 0, frames: int | None = None, crf: int = 18,
@@ -105,10 +113,8 @@ def restore(task: str, input: Path | str, output: Path | str, *, method: str | N
     check_output(output, input, mask and Path(mask), reference and Path(reference))
     if compare is not None:
         check_output(Path(compare), input, output)
-    chosen = get_method(method, task)
+    chosen = check_request(task, method, factor, sigma)
     count = parse_range(start, frames, info.frames, input)
-    if sigma is not None and not 0 <= sigma <= 255:
-        raise VidpriorError(f"--sigma {sigma} is out of range; give the noise level on the 0-255 scale (e.g. 25)")
     masks = None
     if task == "inpaint":
         if mask is None:
@@ -117,8 +123,6 @@ def restore(task: str, input: Path | str, output: Path | str, *, method: str | N
         masks.validate(start, count)
     if task == "interpolate" and count < 2:
         raise VidpriorError("interpolation needs at least 2 frames")
-    # validate the factor before any work starts
-    Problem(task, np.zeros((2, 8, 8, 3), np.uint8), np.zeros((2, 8, 8), bool) if masks else None, factor)
 
     step = factor if task == "interpolate" else 1
     after = max(chosen.context, 1 if task == "interpolate" else 0)
@@ -133,8 +137,7 @@ def restore(task: str, input: Path | str, output: Path | str, *, method: str | N
     mask_windows = windows(mask_stream, count, chosen.window, chosen.context, after) if masks else None
     with VideoWriter(output, fps, crf, input if info.has_audio else None, start / info.fps) as writer, \
             (VideoWriter(compare, fps, crf) if compare else nullcontext()) as compare_writer, \
-            tqdm(total=n_out, unit="frame", desc=f"{task} ({chosen.name})", disable=not options.progress,
-                 file=sys.stderr) as bar:
+            Bar(n_out, f"{task} ({chosen.name})", unit="frame", show=options.progress) as bar:
         for lo, a, b, observed in windows(frame_stream, count, chosen.window, chosen.context, after):
             hole = next(mask_windows)[3] if mask_windows else None
             problem = Problem(task, observed, hole, factor if step > 1 or task == "upscale" else 1, sigma)

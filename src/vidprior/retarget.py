@@ -11,18 +11,17 @@ Frames are streamed: memory holds one window of the inpainting method, not the v
 
 from __future__ import annotations
 
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from .errors import VidpriorError
 from .masks import MaskSource, dilate
 from .methods import RunOptions
+from .progress import Bar
 from .restore import Report, parse_range, peak_memory_mb, restore
 from .video import VideoWriter, check_frame_size, check_output, iter_frames, probe
 
@@ -70,7 +69,7 @@ def retarget(input: Path | str, mask: Path | str, output: Path | str, width: int
         removal = restore("inpaint", input, background, method=method, mask=mask, mask_dilate=REMOVAL_MARGIN,
                           start=start, frames=count, options=options)
         with VideoWriter(output, info.fps, crf) as writer, \
-                tqdm(total=count, unit="frame", desc="retarget", disable=not options.progress, file=sys.stderr) as bar:
+                Bar(count, "retarget", unit="frame", show=options.progress) as bar:
             for frame, object_mask, clean in zip(iter_frames(input, start, count), masks.iter(start, count),
                                                  iter_frames(background)):
                 resized = cv2.resize(clean, (width, info.height),

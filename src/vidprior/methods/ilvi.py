@@ -61,9 +61,10 @@ class FrameGenerator(Objective):
                  base: torch.Tensor | None = None, norm: bool = True) -> None:
         super().__init__()
         self.net = SkipNet(inputs.shape[1], 3 + extra, channels, norm=norm)
-        padded, self.size = pad_to(inputs, self.net.multiple)
+        grid = self.net.multiple, self.net.smallest
+        padded, self.size = pad_to(inputs, *grid)
         self.register_buffer("inputs", padded)
-        base_padded = pad_to(base, self.net.multiple)[0] if base is not None else torch.zeros(len(padded), 3, 1, 1)
+        base_padded = pad_to(base, *grid)[0] if base is not None else torch.zeros(len(padded), 3, 1, 1)
         self.register_buffer("base", base_padded.expand(-1, -1, *padded.shape[-2:]).contiguous())
         if base is not None:
             nn.init.zeros_(self.net.head.weight)
@@ -174,7 +175,8 @@ class InpaintObjective(FrameGenerator):
         self.register_buffer("known", torch.from_numpy(~hole).float()[:, None])
         self.register_buffer("hole_any", torch.from_numpy(hole.any(axis=0)))
         self.weights, self.batch, self.batch_steps = weights, batch, batch_steps
-        self.crop = min(crop, h, w) // 32 * 32 or None
+        side = min(crop, h, w) // self.net.multiple * self.net.multiple
+        self.crop = side if side >= self.net.smallest else None  # small frames: train on the whole frame
         self.flow_residual = guide is not None
         self.perceptual = Perceptual() if weights.get("perceptual") else None
         self._reference_flows(guide if guide is not None else frames, hole)

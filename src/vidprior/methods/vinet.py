@@ -18,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from ..errors import VidpriorError
 from ..fit import pick_device
 from ..nn.vinet import Sources, Vinet, VinetConfig, pad_to
 from ..problems import Problem
+from ..progress import Bar
 from ..video import frames_to_tensor
 from .base import Method, RunOptions
 from .internal import to_uint8
@@ -118,7 +118,8 @@ def inpaint_frames(net: Vinet, frames: np.ndarray, holes: np.ndarray, device: to
     order = list(range(lead, 0, -1)) + list(range(count))
     out = torch.empty_like(images)
     previous, state = None, None
-    for step, t in enumerate(tqdm(order, disable=not progress, desc="vinet", unit="frame")):
+    bar = Bar(len(order), "vinet", unit="frame", show=progress)
+    for step, t in enumerate(order):
         neighbours = cache.get([mirror(t + d, count) for d in OFFSETS])
         hole = masks[t][None]
         result = net(images[t][None], hole, neighbours, previous, state)
@@ -126,6 +127,8 @@ def inpaint_frames(net: Vinet, frames: np.ndarray, holes: np.ndarray, device: to
         state = result.state
         if step >= lead:
             out[t] = previous[0]
+        bar.update()
+    bar.close()
     filled = to_uint8((out[..., :height, :width] + 1) / 2)
     return np.where(holes[..., None], filled, frames)
 

@@ -44,10 +44,16 @@ class SkipNet(nn.Module):
             deeper = c
         self.head = nn.Conv2d(channels[0], out_channels, 1)
         self.skip = skip
+        self.down_kernel = down_kernel
 
     @property
     def multiple(self) -> int:
         return 2**self.levels
+
+    @property
+    def smallest(self) -> int:
+        """The smallest input side: the deepest level's padding must stay inside its feature map."""
+        return self.multiple * (self.down_kernel // 2 + 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         skips = []
@@ -62,10 +68,13 @@ class SkipNet(nn.Module):
         return self.head(x)
 
 
-def pad_to(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Reflect-pad (N, C, H, W) at the bottom/right up to multiples of ``multiple``; returns (x, (H, W))."""
+def pad_to(x: torch.Tensor, multiple: int, smallest: int = 0) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Reflect-pad (N, C, H, W) at the bottom/right up to multiples of ``multiple``, at least ``smallest``.
+
+    Returns (x, (H, W)) with the original size.
+    """
     h, w = x.shape[-2:]
-    ph, pw = -h % multiple, -w % multiple
+    ph, pw = max(-h % multiple, smallest - h), max(-w % multiple, smallest - w)
     if ph or pw:
         mode = "reflect" if ph < h and pw < w else "replicate"
         x = F.pad(x, (0, pw, 0, ph), mode=mode)

@@ -1,0 +1,182 @@
+"""The web app's API (without a browser): uploads, refusals, masks, jobs, cancel, restart with resume."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from vidprior.server import create_app
+from vidprior.workqueue import WorkQueue
+
+
+def png_url(mask: np.ndarray) -> str:
+    """A painted mask as the page sends it: RGBA PNG data URL, alpha > 0 where painted."""
+    rgba = np.zeros((*mask.shape, 4), np.uint8)
+    rgba[mask] = (40, 40, 255, 255)
+    return "data:image/png;base64," + base64.b64encode(cv2.imencode(".png", rgba)[1]).decode()
+
+
+def box(shape: tuple[int, int], top: int, left: int, size: int) -> np.ndarray:
+    mask = np.zeros(shape, bool)
+    mask[top: top + size, left: left + size] = True
+    return mask
+
+
+def wait_for(client: TestClient, job_id: str, states=("done", "failed", "cancelled"), timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        record = client.get(f"/api/jobs/{job_id}").json()
+        if record["state"] in states:
+            return record
+        time.sleep(0.3)
+    raise AssertionError(f"job {job_id} still {record['state']} after {timeout} s")
+
+
+@pytest.fixture
+def client(tmp_path: Path):
+    with TestClient(create_app(tmp_path / "home", max_upload_mb=1, threads=2)) as client:
+        yield client
+
+
+def upload(client: TestClient, path: Path) -> dict:
+    response = client.post("/api/videos", files={"file": (path.name, path.read_bytes())})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_bad_uploads_are_refused_with_a_message(client: TestClient, clip_file: Path):
+    cases = [("clip.txt", b"hello", 400, "not a video file"),
+             ("clip.mp4", b"not really a video", 400, "not a video we can read"),
+             ("big.mkv", b"\0" * (1 << 20) + b"\0" * 10, 413, "larger than the 1 MB limit")]
+    for name, data, status, words in cases:
+        response = client.post("/api/videos", files={"file": (name, data)})
+        assert response.status_code == status and words in response.json()["detail"], response.text
+    assert client.get("/api/videos/nosuchvideo/frames/0").status_code == 404
+    video = upload(client, clip_file)
+    assert (video["frames"], video["width"], video["height"]) == (8, 64, 48)
+    assert client.get(f"/api/videos/{video['id']}/frames/99").status_code == 400
+    # nothing of the refused uploads is left behind
+    assert len(list((client.app.state.queue.folder.parent / "videos").iterdir())) == 1
+
+
+def test_the_page_makes_no_calls_outside_the_app(client: TestClient):
+    page = client.get("/").text
+    assert "<canvas" in page and "/api/jobs" in page
+    assert "http://" not in page and "https://" not in page and "//cdn" not in page
+
+
+def test_uploaded_masks_are_checked_against_the_video(client: TestClient, clip_file: Path, mask_folder: Path):
+    video = upload(client, clip_file)
+    url = f"/api/videos/{video['id']}/mask"
+
+    def send(*images: np.ndarray, names=None):
+        names = names or [f"{i:03d}.png" for i in range(len(images))]
+        return client.post(url, files=[("files", (n, cv2.imencode(".png", m)[1].tobytes()))
+                                       for n, m in zip(names, images)])
+
+    wrong_size = send(np.full((30, 30), 255, np.uint8))
+    assert wrong_size.status_code == 400 and "another aspect ratio" in wrong_size.json()["detail"]
+    too_few = send(*[np.zeros((48, 64), np.uint8)] * 3)
+    assert too_few.status_code == 400 and "3 masks for a video of 8 frames" in too_few.json()["detail"]
+    empty = send(np.zeros((48, 64), np.uint8))
+    assert empty.status_code == 400 and "empty" in empty.json()["detail"]
+    full = send(np.full((48, 64), 255, np.uint8))
+    assert full.status_code == 400 and "whole frame" in full.json()["detail"]
+    frames = [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in sorted(mask_folder.iterdir())]
+    sneaky = send(frames[0], names=["../../escape.png"])  # names from the browser never leave the upload folder
+    home = client.app.state.queue.folder.parent
+    assert sneaky.status_code == 200
+    assert not (home / "escape.png").exists() and not (home.parent / "escape.png").exists()
+    accepted = send(*frames)
+    assert accepted.status_code == 200 and 0 < accepted.json()["coverage"] < 0.2
+
+    job = client.post("/api/jobs", json={"video": video["id"], "task": "inpaint", "method": "telea"}).json()
+    record = wait_for(client, job["id"])
+    assert record["state"] == "done", record["message"]
+
+
+def test_painted_keyframes_become_one_mask_per_frame_and_the_job_runs(client: TestClient, clip_file: Path):
+    video = upload(client, clip_file)
+    first, last = box((48, 64), 10, 4, 10), box((48, 64), 20, 40, 14)
+    job = client.post("/api/jobs", json={"video": video["id"], "task": "inpaint", "method": "telea", "budget": "20s",
+                                         "keyframes": {"0": png_url(first), "7": png_url(last)}}).json()
+    record = wait_for(client, job["id"])
+    assert record["state"] == "done", record["message"]
+    assert record["result_frames"] == 8
+    folder = client.app.state.queue.job_folder(job["id"])
+    masks = [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) > 0 for p in sorted((folder / "mask").glob("*.png"))]
+    assert len(masks) == 8
+    assert (masks[0] == first).all() and (masks[7] == last).all()
+    centres = [np.argwhere(m).mean(axis=0)[1] for m in masks]
+    assert np.all(np.diff(centres) > 0)  # the mask glides from the first box to the last
+    download = client.get(f"/api/jobs/{job['id']}/result")
+    assert download.status_code == 200 and download.content[4:8] == b"ftyp"
+    assert "clip-inpaint-telea.mp4" in download.headers["content-disposition"]
+    assert client.get(f"/api/jobs/{job['id']}/frames/3").content[:4] == b"\x89PNG"
+    assert client.get("/api/jobs").json()[0]["id"] == job["id"]
+
+
+def test_bad_job_requests_are_refused(client: TestClient, clip_file: Path):
+    video = upload(client, clip_file)
+    inside = png_url(box((48, 64), 10, 10, 8))
+    cases = [({"task": "inpaint", "method": "telea"}, "no mask"),
+             ({"task": "inpaint", "keyframes": {"0": png_url(np.zeros((48, 64), bool))}}, "empty"),
+             ({"task": "inpaint", "keyframes": {"0": png_url(np.ones((48, 64), bool))}}, "whole frame"),
+             ({"task": "inpaint", "keyframes": {"0": png_url(np.ones((20, 20), bool))}}, "reload the page"),
+             ({"task": "inpaint", "keyframes": {"12": inside}}, "outside the video"),
+             ({"task": "inpaint", "keyframes": {"0": inside}, "method": "bm3d"}, "does not do inpaint"),
+             ({"task": "inpaint", "keyframes": {"0": inside}, "budget": "soon"}, "not a duration"),
+             ({"task": "transmogrify"}, "not one of"),
+             ({"task": "interpolate", "factor": "x"}, "not a whole number"),
+             ({"task": "upscale", "factor": 1}, "from 2 to 16"),
+             ({"task": "denoise", "sigma": "-5"}, "out of range")]
+    for spec, words in cases:
+        response = client.post("/api/jobs", json={"video": video["id"], **spec})
+        assert response.status_code == 400 and words in response.json()["detail"], (spec, response.text)
+    assert client.get("/api/jobs").json() == []
+    assert client.post("/api/jobs", json={"video": "nope", "task": "denoise"}).status_code == 404
+
+
+def test_a_queued_job_can_be_cancelled(tmp_path: Path, clip_file: Path):
+    with TestClient(create_app(tmp_path / "home", start_queue=False)) as client:
+        video = upload(client, clip_file)
+        job = client.post("/api/jobs", json={"video": video["id"], "task": "denoise", "method": "nlmeans"}).json()
+        assert job["state"] == "queued"
+        assert client.post(f"/api/jobs/{job['id']}/cancel").json()["state"] == "cancelled"
+        assert client.get(f"/api/jobs/{job['id']}/result").status_code == 409
+
+
+def test_a_restarted_server_resumes_the_running_job_from_its_checkpoint(tmp_path: Path, clip_file: Path):
+    home = tmp_path / "home"
+    spec = {"task": "denoise", "method": "dip", "budget": "12s", "sigma": "10"}
+    with TestClient(create_app(home, threads=2)) as client:
+        video = upload(client, clip_file)
+        job = client.post("/api/jobs", json={"video": video["id"], **spec}).json()
+        record = wait_for(client, job["id"], states=("running",))
+        deadline = time.monotonic() + 60
+        while not any(b["label"] == "dip" and b["done"] > 0 for b in record["bars"]):
+            assert time.monotonic() < deadline, record
+            time.sleep(0.3)
+            record = client.get(f"/api/jobs/{job['id']}").json()
+        assert client.get(f"/api/jobs/{job['id']}/preview").status_code in (200, 404)
+        waiting = client.post("/api/jobs", json={"video": video["id"], "task": "denoise", "method": "nlmeans"}).json()
+        assert client.get(f"/api/jobs/{waiting['id']}").json()["state"] == "queued"  # one job at a time
+    # leaving the app stopped the job with a checkpoint; it is queued for the next start
+    folder = home / "jobs" / job["id"]
+    assert json.loads((folder / "job.json").read_text())["state"] == "queued"
+    assert list((folder / "run").rglob("checkpoint.pt"))
+    assert WorkQueue(home).records[job["id"]]["state"] == "queued"
+    with TestClient(create_app(home, threads=2)) as client:
+        record = wait_for(client, job["id"])
+        assert record["state"] == "done", record["message"]
+        assert client.get(f"/api/jobs/{job['id']}/preview").status_code == 200
+        assert wait_for(client, waiting["id"])["state"] == "done"
+    log = (folder / "log.txt").read_text()
+    assert "interrupted at step" in log and "--resume" in log.splitlines()[-2]
