@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 from vidprior.batch import load_jobs
 from vidprior.cli import _resume_command, build_parser
 from vidprior.errors import VidpriorError
+from vidprior.jobs import Job, run_job
 from vidprior.progress import read_status
 from vidprior.video import probe
 
@@ -79,7 +81,8 @@ def test_the_command_refuses_a_bad_job_file_in_one_line(tmp_path: Path):
 def test_three_jobs_one_interrupted_then_resumed(tmp_path: Path, clip_file: Path, mask_folder: Path):
     path = write_jobs(tmp_path, THREE_JOBS)
     status = tmp_path / "jobs.batch" / "learned" / "status.json"
-    batch = subprocess.Popen([sys.executable, "-m", "vidprior", "batch", str(path), "-q"], stdout=subprocess.PIPE,
+    batch = subprocess.Popen([sys.executable, "-m", "vidprior", "batch", str(path), "-q", "--workers", "1"],
+                             stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True, env={**os.environ, "OMP_NUM_THREADS": "2"})
     deadline = time.monotonic() + 120
     while not any(b["label"] == "dip" and b["done"] > 0 for b in read_status(status).get("bars", [])):
@@ -105,6 +108,23 @@ def test_three_jobs_one_interrupted_then_resumed(tmp_path: Path, clip_file: Path
     for output in (tmp_path / "results" / "quick.mp4", tmp_path / "results" / "learned.mp4",
                    tmp_path / "out" / "clean.mkv"):
         assert probe(output).frames == 8
+
+
+def test_a_job_killed_from_outside_fails_and_is_not_taken_for_an_interruption(tmp_path: Path, clip_file: Path):
+    job = Job(name="k", task="denoise", input=str(clip_file), output=str(tmp_path / "k.mp4"), method="dip",
+              options={"budget": "60s"})
+    started = []
+    runner = threading.Thread(target=lambda: started.append(run_job(job, tmp_path / "k", on_start=started.append)))
+    runner.start()
+    deadline = time.monotonic() + 60
+    while not started:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    time.sleep(3)
+    started[0].kill()  # as the out-of-memory killer would
+    runner.join(60)
+    result = started[1]
+    assert result.state == "failed" and "SIGKILL" in result.message
 
 
 def test_the_same_jobs_run_as_ray_tasks(tmp_path: Path, clip_file: Path, mask_folder: Path):

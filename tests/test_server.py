@@ -54,7 +54,8 @@ def upload(client: TestClient, path: Path) -> dict:
 def test_bad_uploads_are_refused_with_a_message(client: TestClient, clip_file: Path):
     cases = [("clip.txt", b"hello", 400, "not a video file"),
              ("clip.mp4", b"not really a video", 400, "not a video we can read"),
-             ("big.mkv", b"\0" * (1 << 20) + b"\0" * 10, 413, "larger than the 1 MB limit")]
+             ("big.mkv", b"\0" * (1 << 20) + b"\0" * 10, 413, "larger than the 1 MB limit"),  # read, then refused
+             ("huge.mkv", b"\0" * (3 << 20), 413, "larger than the 1 MB limit")]  # refused by its declared size
     for name, data, status, words in cases:
         response = client.post("/api/videos", files={"file": (name, data)})
         assert response.status_code == status and words in response.json()["detail"], response.text
@@ -64,6 +65,15 @@ def test_bad_uploads_are_refused_with_a_message(client: TestClient, clip_file: P
     assert client.get(f"/api/videos/{video['id']}/frames/99").status_code == 400
     # nothing of the refused uploads is left behind
     assert len(list((client.app.state.queue.folder.parent / "videos").iterdir())) == 1
+
+
+def test_requests_for_another_host_are_refused(tmp_path: Path):
+    """As `vidprior serve` on 127.0.0.1 sets it up: a DNS-rebinding page cannot reach the API."""
+    app = create_app(tmp_path / "home", start_queue=False, hosts=["127.0.0.1", "localhost"])
+    with TestClient(app, base_url="http://127.0.0.1:8000") as here, \
+            TestClient(app, base_url="http://attacker.example") as there:
+        assert here.get("/api/jobs").status_code == 200
+        assert there.get("/api/jobs").status_code == 400
 
 
 def test_the_page_makes_no_calls_outside_the_app(client: TestClient):
@@ -98,8 +108,10 @@ def test_uploaded_masks_are_checked_against_the_video(client: TestClient, clip_f
     assert accepted.status_code == 200 and 0 < accepted.json()["coverage"] < 0.2
 
     job = client.post("/api/jobs", json={"video": video["id"], "task": "inpaint", "method": "telea"}).json()
+    assert send(frames[0]).status_code == 200  # a later upload does not change the job: it has its own copy
     record = wait_for(client, job["id"])
     assert record["state"] == "done", record["message"]
+    assert len(list(Path(record["job"]["mask"]).iterdir())) == 8
 
 
 def test_painted_keyframes_become_one_mask_per_frame_and_the_job_runs(client: TestClient, clip_file: Path):
@@ -137,20 +149,35 @@ def test_bad_job_requests_are_refused(client: TestClient, clip_file: Path):
              ({"task": "interpolate", "factor": "x"}, "not a whole number"),
              ({"task": "upscale", "factor": 1}, "from 2 to 16"),
              ({"task": "denoise", "sigma": "-5"}, "out of range")]
+    cases += [({"task": "inpaint", "keyframes": {"0": "data:image/png;base64,@@@"}}, "not a readable image"),
+              ({"task": "inpaint", "keyframes": {"0": "data:image/png;base64,"}}, "not a readable image"),
+              ({"task": "inpaint", "keyframes": ["a"]}, "keyframes must map"),
+              ({"task": "denoise", "method": ["bm3d"]}, "method must be")]
     for spec, words in cases:
         response = client.post("/api/jobs", json={"video": video["id"], **spec})
         assert response.status_code == 400 and words in response.json()["detail"], (spec, response.text)
+    for body, words in [("not json", "not valid JSON"), ("[1, 2]", "JSON object")]:
+        response = client.post("/api/jobs", content=body, headers={"Content-Type": "application/json"})
+        assert response.status_code == 400 and words in response.json()["detail"]
+    as_form = client.post("/api/jobs", content=json.dumps({"video": video["id"], "task": "denoise"}),
+                          headers={"Content-Type": "text/plain"})  # what another site's form could send
+    assert as_form.status_code == 400 and "JSON" in as_form.json()["detail"]
     assert client.get("/api/jobs").json() == []
+    assert not list(client.app.state.queue.folder.iterdir())  # refused jobs leave no folders
     assert client.post("/api/jobs", json={"video": "nope", "task": "denoise"}).status_code == 404
 
 
-def test_a_queued_job_can_be_cancelled(tmp_path: Path, clip_file: Path):
+def test_a_queued_job_can_be_cancelled_queued_again_and_deleted(tmp_path: Path, clip_file: Path):
     with TestClient(create_app(tmp_path / "home", start_queue=False)) as client:
         video = upload(client, clip_file)
         job = client.post("/api/jobs", json={"video": video["id"], "task": "denoise", "method": "nlmeans"}).json()
         assert job["state"] == "queued"
         assert client.post(f"/api/jobs/{job['id']}/cancel").json()["state"] == "cancelled"
         assert client.get(f"/api/jobs/{job['id']}/result").status_code == 409
+        assert client.post(f"/api/jobs/{job['id']}/again").json()["state"] == "queued"
+        folder = client.app.state.queue.job_folder(job["id"])
+        assert folder.is_dir() and client.delete(f"/api/jobs/{job['id']}").status_code == 200
+        assert not folder.exists() and client.get(f"/api/jobs/{job['id']}").status_code == 404
 
 
 def test_a_restarted_server_resumes_the_running_job_from_its_checkpoint(tmp_path: Path, clip_file: Path):
@@ -165,9 +192,12 @@ def test_a_restarted_server_resumes_the_running_job_from_its_checkpoint(tmp_path
             assert time.monotonic() < deadline, record
             time.sleep(0.3)
             record = client.get(f"/api/jobs/{job['id']}").json()
-        assert client.get(f"/api/jobs/{job['id']}/preview").status_code in (200, 404)
         waiting = client.post("/api/jobs", json={"video": video["id"], "task": "denoise", "method": "nlmeans"}).json()
+        time.sleep(1.5)
+        assert client.get(f"/api/jobs/{job['id']}").json()["state"] == "running"
         assert client.get(f"/api/jobs/{waiting['id']}").json()["state"] == "queued"  # one job at a time
+        refused = client.delete(f"/api/jobs/{job['id']}")
+        assert refused.status_code == 409 and "cancel it first" in refused.json()["detail"]
     # leaving the app stopped the job with a checkpoint; it is queued for the next start
     folder = home / "jobs" / job["id"]
     assert json.loads((folder / "job.json").read_text())["state"] == "queued"
@@ -178,5 +208,7 @@ def test_a_restarted_server_resumes_the_running_job_from_its_checkpoint(tmp_path
         assert record["state"] == "done", record["message"]
         assert client.get(f"/api/jobs/{job['id']}/preview").status_code == 200
         assert wait_for(client, waiting["id"])["state"] == "done"
+        assert client.post(f"/api/jobs/{waiting['id']}/cancel").status_code == 409
+        assert client.post(f"/api/jobs/{waiting['id']}/again").status_code == 409
     log = (folder / "log.txt").read_text()
     assert "interrupted at step" in log and "--resume" in log.splitlines()[-2]

@@ -81,13 +81,13 @@ def run_batch(path: Path, *, workers: int | None = None, ray_address: str | None
     """Run the jobs of ``path``; returns how each ended and writes ``summary.md``/``summary.json``."""
     path = Path(path)
     jobs = load_jobs(path)
-    folder = Path(folder) if folder else path.with_suffix(".batch")
+    folder = (Path(folder) if folder else path.with_suffix(".batch")).resolve()  # Ray workers have other cwds
     folder.mkdir(parents=True, exist_ok=True)
     cores = os.cpu_count() or 1
     if workers is not None and workers < 1:
         raise VidpriorError(f"--workers {workers} must be at least 1")
     # processes beat threads for throughput (benchmarks/serving.py: 2 x 1 thread ran 9 jobs 1.8x faster than 1 x 2)
-    workers = workers or min(cores, max(2, cores // 2))
+    workers = workers or min(cores, max(2, cores // 2))  # on one core: 1
     threads = max(1, cores // workers)
     stop = threading.Event()
     results: dict[str, JobResult] = {}
@@ -114,7 +114,10 @@ def run_batch(path: Path, *, workers: int | None = None, ray_address: str | None
 def _run_local(job: Job, folder: Path, threads: int, stop: threading.Event) -> JobResult:
     if stop.is_set():
         return JobResult(job.name, "interrupted", message="not started")
-    return run_job(job, folder / job.name, threads=threads, stop=stop)
+    try:
+        return run_job(job, folder / job.name, threads=threads, stop=stop)
+    except OSError as exc:  # e.g. the output folder cannot be made: this job fails, the batch goes on
+        return JobResult(job.name, "failed", message=str(exc))
 
 
 def _show_running(jobs: list[Job], folder: Path, results: dict, bar: Bar) -> None:

@@ -186,8 +186,11 @@ def run_job(job: Job, folder: Path, *, threads: int | None = None, stop: threadi
     last = _last_line(folder / "log.txt")
     if process.returncode == 0 or Path(job.output).exists():  # outputs appear complete or not at all
         return JobResult(job.name, "done", seconds, last, resumed)
-    if stopping_since is not None or process.returncode in (130, -signal.SIGTERM, -signal.SIGKILL):
+    if stopping_since is not None:  # only a stop we asked for is an interruption
         return JobResult(job.name, "interrupted", seconds, "stopped; a new run resumes it", resumed)
+    if process.returncode < 0:  # killed from outside: the out-of-memory killer, say
+        return JobResult(job.name, "failed", seconds, f"killed by {signal.Signals(-process.returncode).name} "
+                         "(out of memory?); a new run resumes it", resumed)
     return JobResult(job.name, "failed", seconds, last.removeprefix("vidprior: error: "), resumed)
 
 

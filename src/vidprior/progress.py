@@ -58,8 +58,8 @@ def _write(force: bool = False) -> None:
 class Bar:
     """A counted loop: ``update(k)`` after k more units of ``total``; ``detail`` shows loss and the like.
 
-    ``fraction`` mode: total is 1000 and progress is set with `set_fraction` (used by budgeted fits,
-    whose end is a time or a step count, whichever comes first).
+    Budgeted fits, whose end is a time or a step count, whichever comes first, count to 1000 and
+    report their progress with `set_done`.
     """
 
     def __init__(self, total: int, label: str, *, unit: str = "it", show: bool = True,

@@ -17,7 +17,8 @@ The page (``web/index.html``, no external resources) talks to this JSON API:
     GET  /api/jobs/{id}/preview           the fit's latest preview image
     GET  /api/jobs/{id}/frames/{i}        result frame i as PNG (the before/after slider)
     GET  /api/jobs/{id}/result            download the result
-    POST /api/jobs/{id}/cancel
+    POST /api/jobs/{id}/cancel, /again    stop it (checkpoint kept); queue a cancelled/failed one again
+    DELETE /api/jobs/{id}                 forget a job that is not running, with its files
 
 Bad requests get HTTP 400 (413 for too large uploads) with a one-line ``detail`` the page shows.
 """
@@ -44,21 +45,26 @@ import cv2
 import numpy as np
 from fastapi import FastAPI, File, HTTPException, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from .errors import VidpriorError
 from .jobs import Job
 from .masks import MaskSource, binarize, keyframe_masks
 from .methods import DEFAULTS, METHODS
 from .video import IMAGE_SUFFIXES, check_frame_size, iter_frames, probe
-from .workqueue import WorkQueue
+from .workqueue import Conflict, WorkQueue
 
 TASKS = ("inpaint", "denoise", "interpolate", "upscale")
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm")
 CHUNK = 1 << 20
 
 
-def create_app(home: Path, max_upload_mb: int = 500, threads: int | None = None, start_queue: bool = True):
-    """The FastAPI app serving ``home`` (created if missing); the job queue runs while the app does."""
+def create_app(home: Path, max_upload_mb: int = 500, threads: int | None = None, start_queue: bool = True,
+               hosts: list[str] | None = None):
+    """The FastAPI app serving ``home`` (created if missing); the job queue runs while the app does.
+
+    hosts: the Host names requests may carry (None: any), against DNS-rebinding pages on this machine.
+    """
     home = Path(home)
     videos = home / "videos"
     videos.mkdir(parents=True, exist_ok=True)
@@ -74,10 +80,21 @@ def create_app(home: Path, max_upload_mb: int = 500, threads: int | None = None,
 
     app = FastAPI(title="vidprior", lifespan=lifespan)
     app.state.queue = queue
+    if hosts:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts)
+
+    @app.middleware("http")
+    async def size_limit(request: Request, call_next):
+        """Refuse an upload by its declared size before its body is read (and spooled to disk)."""
+        declared = request.headers.get("content-length", "0")
+        if request.method == "POST" and declared.isdigit() and int(declared) > limit + CHUNK:
+            return JSONResponse({"detail": f"the upload is larger than the {max_upload_mb} MB limit "
+                                           "(vidprior serve --max-upload MB raises it)"}, status_code=413)
+        return await call_next(request)
 
     @app.exception_handler(VidpriorError)
     async def refused(request: Request, exc: VidpriorError):
-        return JSONResponse({"detail": str(exc)}, status_code=400)
+        return JSONResponse({"detail": str(exc)}, status_code=409 if isinstance(exc, Conflict) else 400)
 
     def video_folder(vid: str) -> Path:
         folder = videos / vid
@@ -90,11 +107,11 @@ def create_app(home: Path, max_upload_mb: int = 500, threads: int | None = None,
             raise HTTPException(404, f"no job {job_id}")
         return queue.records[job_id]
 
-    async def receive(upload: UploadFile, target: Path) -> Path:
+    def receive(upload: UploadFile, target: Path) -> Path:
         """Store an upload under ``target`` (its own suffix kept), refusing it past the size limit."""
         size = 0
         with open(target, "wb") as out:
-            while chunk := await upload.read(CHUNK):
+            while chunk := upload.file.read(CHUNK):
                 size += len(chunk)
                 if size > limit:
                     out.close()
@@ -127,14 +144,14 @@ def create_app(home: Path, max_upload_mb: int = 500, threads: int | None = None,
                 "summaries": {m.name: m.summary for m in METHODS.values()}}
 
     @app.post("/api/videos")
-    async def upload_video(file: Annotated[UploadFile, File()]):
+    def upload_video(file: Annotated[UploadFile, File()]):  # plain def: FastAPI runs it off the event loop
         suffix = Path(file.filename or "").suffix.lower()
         if suffix not in VIDEO_SUFFIXES:
             raise VidpriorError(f"{file.filename}: not a video file; upload {', '.join(VIDEO_SUFFIXES)}")
         folder = videos / queue.new_id()
         folder.mkdir()
         try:
-            source = await receive(file, folder / f"source{suffix}")
+            source = receive(file, folder / f"source{suffix}")
         except HTTPException:
             shutil.rmtree(folder)
             raise
@@ -161,7 +178,7 @@ def create_app(home: Path, max_upload_mb: int = 500, threads: int | None = None,
         return Response(_frame_png(str(folder / info["source"]), index), media_type="image/png")
 
     @app.post("/api/videos/{vid}/mask")
-    async def upload_mask(vid: str, files: Annotated[list[UploadFile], File()]):
+    def upload_mask(vid: str, files: Annotated[list[UploadFile], File()]):
         folder = video_folder(vid)
         info = json.loads((folder / "info.json").read_text())
         with tempfile.TemporaryDirectory(dir=folder) as tmp:
@@ -170,8 +187,8 @@ def create_app(home: Path, max_upload_mb: int = 500, threads: int | None = None,
                 suffix = Path(upload.filename or "").suffix.lower()
                 if suffix not in (*IMAGE_SUFFIXES, *VIDEO_SUFFIXES):
                     raise VidpriorError(f"{upload.filename}: not an image or video; masks are images or a video")
-                await receive(upload, tmp / (re.sub(r"[^\w.-]", "_", Path(upload.filename).name).lstrip(".")
-                                             or f"mask{suffix}"))
+                receive(upload, tmp / (re.sub(r"[^\w.-]", "_", Path(upload.filename).name).lstrip(".")
+                                       or f"mask{suffix}"))
             chosen = next(tmp.iterdir()) if len(files) == 1 else tmp
             if len(files) > 1 and any(p.suffix.lower() not in IMAGE_SUFFIXES for p in tmp.iterdir()):
                 raise VidpriorError("several mask files must all be images, one per frame")
@@ -188,31 +205,25 @@ def create_app(home: Path, max_upload_mb: int = 500, threads: int | None = None,
 
     @app.post("/api/jobs")
     async def create_job(request: Request):
-        spec = await request.json()
+        if request.headers.get("content-type", "").split(";")[0] != "application/json":
+            raise VidpriorError("send the job as JSON (Content-Type: application/json)")
+        try:
+            spec = await request.json()
+        except ValueError:
+            raise VidpriorError("the job request is not valid JSON") from None
+        if not isinstance(spec, dict):
+            raise VidpriorError("the job request must be a JSON object")
         folder = video_folder(str(spec.get("video", "")))
         info = json.loads((folder / "info.json").read_text())
-        task = spec.get("task", "inpaint")
-        if task not in TASKS:
-            raise VidpriorError(f"task '{task}' is not one of {', '.join(TASKS)}")
         job_id = queue.new_id()
         job_dir = queue.job_folder(job_id)
-        options = {"budget": spec.get("budget") or None, "compare": str(job_dir / "compare.mp4")}
-        if task in ("interpolate", "upscale"):
-            options["factor" if task == "interpolate" else "scale"] = _number(spec, "factor", int) or 2
-        if task in ("denoise", "upscale"):
-            options["sigma"] = _number(spec, "sigma", float)
-        mask = None
-        if task == "inpaint":
-            mask = _job_mask(spec, folder, info, job_dir)
-        job = Job(name=job_id, task=task, input=str(folder / info["source"]), output=str(job_dir / "result.mp4"),
-                  mask=mask, method=spec.get("method") or None, options={k: v for k, v in options.items() if v})
         try:
-            job.check()
-        except VidpriorError as exc:
+            job = _job_from_request(spec, folder, info, job_id, job_dir)
+        except VidpriorError:
             shutil.rmtree(job_dir, ignore_errors=True)
-            raise VidpriorError(str(exc).removeprefix(f"job {job_id}: ")) from None
-        return queue.submit(job_id, job, {"video": info["id"], "video_name": info["name"], "task": task,
-                                          "method": job.method or DEFAULTS[task]})
+            raise
+        return queue.submit(job_id, job, {"video": info["id"], "video_name": info["name"], "task": job.task,
+                                          "method": job.method or DEFAULTS[job.task]})
 
     @app.get("/api/jobs")
     def list_jobs():
@@ -227,6 +238,17 @@ def create_app(home: Path, max_upload_mb: int = 500, threads: int | None = None,
     def cancel_job(job_id: str):
         job_record(job_id)
         return queue.cancel(job_id)
+
+    @app.post("/api/jobs/{job_id}/again")
+    def run_again(job_id: str):
+        job_record(job_id)
+        return queue.again(job_id)
+
+    @app.delete("/api/jobs/{job_id}")
+    def delete_job(job_id: str):
+        job_record(job_id)
+        queue.delete(job_id)
+        return {"deleted": job_id}
 
     @app.get("/api/jobs/{job_id}/preview")
     def job_preview(job_id: str):
@@ -254,6 +276,31 @@ def create_app(home: Path, max_upload_mb: int = 500, threads: int | None = None,
     return app
 
 
+def _job_from_request(spec: dict, video: Path, info: dict, job_id: str, job_dir: Path) -> Job:
+    """The `Job` a page request asks for, its files (mask) in ``job_dir``, checked like the command line."""
+    task, method = spec.get("task", "inpaint"), spec.get("method") or None
+    if task not in TASKS:
+        raise VidpriorError(f"task '{task}' is not one of {', '.join(TASKS)}")
+    if method is not None and not isinstance(method, str):
+        raise VidpriorError("method must be a method's name; `vidprior methods` lists them")
+    budget = spec.get("budget") or None
+    options = {"budget": str(budget) if budget else None, "compare": str(job_dir / "compare.mp4")}
+    if task in ("interpolate", "upscale"):
+        factor = _number(spec, "factor", int)
+        options["factor" if task == "interpolate" else "scale"] = 2 if factor is None else factor
+    if task in ("denoise", "upscale"):
+        options["sigma"] = _number(spec, "sigma", float)
+    job_dir.mkdir(parents=True)
+    job = Job(name=job_id, task=task, input=str(video / info["source"]), output=str(job_dir / "result.mp4"),
+              mask=_job_mask(spec, video, info, job_dir) if task == "inpaint" else None, method=method,
+              options={k: v for k, v in options.items() if v is not None})
+    try:
+        job.check()
+    except VidpriorError as exc:
+        raise VidpriorError(str(exc).removeprefix(f"job {job_id}: ")) from None
+    return job
+
+
 def _number(spec: dict, key: str, kind: type) -> int | float | None:
     """A number field of a job request (None when left empty)."""
     value = spec.get(key)
@@ -266,18 +313,27 @@ def _number(spec: dict, key: str, kind: type) -> int | float | None:
 
 
 def _job_mask(spec: dict, video: Path, info: dict, job_dir: Path) -> str:
-    """The inpainting mask of a new job: painted keyframes -> a PNG folder in the job, or the uploaded mask."""
+    """The inpainting mask of a new job, in the job's folder: painted keyframes -> PNG frames, or a copy
+    of the video's uploaded mask (a later upload must not change a queued job)."""
     keyframes = spec.get("keyframes") or {}
+    if not isinstance(keyframes, dict):
+        raise VidpriorError("keyframes must map frame numbers to PNG data URLs")
     if not keyframes:
         uploaded = sorted(video.glob("mask*"))
         if not uploaded:
             raise VidpriorError("no mask: paint the region to fill on a frame, or upload a mask")
-        return str(uploaded[0])
+        kept = job_dir / uploaded[0].name
+        (shutil.copytree if uploaded[0].is_dir() else shutil.copyfile)(uploaded[0], kept)
+        return str(kept)
     painted = {}
     for key, url in keyframes.items():
         if not str(key).isdigit() or not isinstance(url, str) or "," not in url:
             raise VidpriorError("keyframes must map frame numbers to PNG data URLs")
-        image = cv2.imdecode(np.frombuffer(base64.b64decode(url.split(",", 1)[1]), np.uint8), cv2.IMREAD_UNCHANGED)
+        try:
+            data = base64.b64decode(url.split(",", 1)[1], validate=True)
+            image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) if data else None
+        except (ValueError, cv2.error):
+            image = None
         if image is None:
             raise VidpriorError(f"the mask painted on frame {key} is not a readable image")
         if image.shape[:2] != (info["height"], info["width"]):
@@ -285,7 +341,7 @@ def _job_mask(spec: dict, video: Path, info: dict, job_dir: Path) -> str:
                                 f"the video {info['width']}x{info['height']}; reload the page")
         painted[int(key)] = image[..., 3] > 0 if image.ndim == 3 and image.shape[2] == 4 else binarize(image)
     folder = job_dir / "mask"
-    folder.mkdir(parents=True)
+    folder.mkdir()
     for t, mask in enumerate(keyframe_masks(painted, info["frames"])):
         if mask.all():
             raise VidpriorError(f"the mask of frame {t} covers the whole frame; leave something to fill it from")
@@ -332,6 +388,7 @@ def serve(home: Path, host: str = "127.0.0.1", port: int = 8000, max_upload_mb: 
         raise VidpriorError(f"--max-upload {max_upload_mb} must be at least 1 (MB)")
     if not 0 < port < 65536:
         raise VidpriorError(f"--port {port} is not a port number (1-65535)")
-    app = create_app(home, max_upload_mb)
+    loopback = host in ("127.0.0.1", "localhost", "::1")
+    app = create_app(home, max_upload_mb, hosts=["127.0.0.1", "localhost", "[::1]"] if loopback else None)
     print(f"vidprior: serving {Path(home).resolve()} at http://{host}:{port}/ (Ctrl-C stops)")
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -11,16 +11,38 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import threading
 import time
 import uuid
 from pathlib import Path
 
+from .errors import VidpriorError
 from .jobs import Job, JobResult, run_job
 from .progress import read_status
 from .video import probe
 
 RECORD = "job.json"
+
+
+class Conflict(VidpriorError):
+    """A request that the job's state forbids (HTTP 409)."""
+
+
+def _end_process(pid: int | None, wait: float = 150.0) -> None:
+    """Stop a job process left by a server that died (checked to be ours: PIDs are reused)."""
+    try:
+        if not pid or b"vidprior" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return
+        os.kill(pid, signal.SIGTERM)  # it checkpoints and exits
+        deadline = time.monotonic() + wait
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if Path(f"/proc/{pid}").exists():
+            os.kill(pid, signal.SIGKILL)
+    except (OSError, ValueError):
+        pass
 
 
 class WorkQueue:
@@ -40,6 +62,8 @@ class WorkQueue:
                 record = json.loads(path.read_text())
             except ValueError:
                 continue
+            if record["state"] == "running":  # the last server died with it: make sure its process is gone
+                _end_process(record.get("pid"))
             if record["state"] in ("queued", "running"):
                 record["state"] = "queued"
             self.records[record["id"]] = record
@@ -51,10 +75,11 @@ class WorkQueue:
 
     def stop(self, timeout: float = 150.0) -> None:
         """Interrupt the running job (it checkpoints and stays queued) and end the worker."""
-        self._halt.set()
+        with self._lock:
+            self._halt.set()
+            for event in self._cancel.values():
+                event.set()
         self._wake.set()
-        for event in self._cancel.values():
-            event.set()
         if self._thread is not None:
             self._thread.join(timeout)
 
@@ -83,7 +108,28 @@ class WorkQueue:
             elif record["state"] == "running":
                 record["cancelling"] = True
                 self._cancel[job_id].set()
+            else:
+                raise Conflict(f"the job is {record['state']}; only queued or running jobs can be cancelled")
         return record
+
+    def again(self, job_id: str) -> dict:
+        """Queue a cancelled or failed job again; it resumes from its checkpoints where it has some."""
+        with self._lock:
+            record = self.records[job_id]
+            if record["state"] not in ("cancelled", "failed"):
+                raise Conflict(f"the job is {record['state']}; only cancelled or failed jobs run again")
+            record["state"], record["message"] = "queued", "queued again"
+            self._save(record)
+        self._wake.set()
+        return record
+
+    def delete(self, job_id: str) -> None:
+        """Forget a job that is not running, with its folder (checkpoints, result)."""
+        with self._lock:
+            if self.records[job_id]["state"] == "running":
+                raise Conflict("the job is running; cancel it first")
+            del self.records[job_id]
+            shutil.rmtree(self.job_folder(job_id), ignore_errors=True)
 
     def view(self, job_id: str) -> dict:
         """The record with the live progress of a running job ('bars', see `vidprior.progress`)."""
@@ -105,7 +151,7 @@ class WorkQueue:
     def _next(self) -> dict | None:
         with self._lock:
             queued = [r for r in self.records.values() if r["state"] == "queued"]
-            if not queued:
+            if not queued or self._halt.is_set():
                 return None
             record = min(queued, key=lambda r: r["created"])
             record["state"] = "running"
@@ -120,23 +166,35 @@ class WorkQueue:
                 self._wake.wait(1.0)
                 self._wake.clear()
                 continue
-            job = Job(**record["job"])
-            try:
-                result = run_job(job, self.job_folder(record["id"]), threads=self.threads,
-                                 stop=self._cancel[record["id"]])
-            except Exception as exc:  # noqa: BLE001 - a job must never take the queue down with it
-                result = JobResult(job.name, "failed", message=f"{type(exc).__name__}: {exc}")
-            self._finish(record, result)
+            try:  # a job must never take the queue down with it
+                result = run_job(Job(**record["job"]), self.job_folder(record["id"]), threads=self.threads,
+                                 stop=self._cancel[record["id"]], on_start=lambda p, r=record: self._started(r, p))
+                self._finish(record, result)
+            except Exception as exc:  # noqa: BLE001
+                self._finish(record, JobResult(record["id"], "failed", message=f"{type(exc).__name__}: {exc}"))
+
+    def _started(self, record: dict, process) -> None:
+        with self._lock:
+            record["pid"] = process.pid
+            self._save(record)
 
     def _finish(self, record: dict, result: JobResult) -> None:
+        frames = None
+        if result.state in ("done", "skipped"):
+            try:
+                frames = probe(Path(record["job"]["output"])).frames
+            except VidpriorError as exc:
+                result = JobResult(result.name, "failed", result.seconds, f"the result is unreadable: {exc}")
         with self._lock:
             record["seconds"] = record.get("seconds", 0.0) + result.seconds
-            if result.state in ("done", "skipped"):
-                record["state"], record["message"] = "done", result.message.removeprefix(record["job"]["output"] + ": ")
-                record["result_frames"] = probe(Path(record["job"]["output"])).frames
-            elif result.state == "interrupted" and record.pop("cancelling", False):
+            record.pop("pid", None)
+            cancelled = record.pop("cancelling", False)
+            if frames is not None:
+                record["result_frames"] = frames  # before the state: a poll that sees 'done' sees the count
+                record["state"], record["message"] = "done", result.message.split(": ", 1)[-1]
+            elif result.state == "interrupted" and cancelled:
                 record["state"], record["message"] = "cancelled", "cancelled; its checkpoint is kept"
-            elif result.state == "interrupted":  # the server is stopping: carry on at the next start
+            elif result.state == "interrupted" and self._halt.is_set():  # the server stops: resume at next start
                 record["state"], record["message"] = "queued", "interrupted by a server stop; resumes at the next"
             else:
                 record["state"], record["message"] = "failed", result.message
