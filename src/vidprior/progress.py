@@ -59,12 +59,14 @@ class Bar:
     """A counted loop: ``update(k)`` after k more units of ``total``; ``detail`` shows loss and the like.
 
     Budgeted fits, whose end is a time or a step count, whichever comes first, count to 1000 and
-    report their progress with `set_done`.
+    report their progress with `set_done`. A loop whose next units come from work with a bar of its
+    own (the runner's window, fitted by a method) says so with ``expect(units)``: its status then
+    counts that inner bar's fraction of those units, so its fraction and ETA move during the window.
     """
 
     def __init__(self, total: int, label: str, *, unit: str = "it", show: bool = True,
                  bar_format: str | None = None) -> None:
-        self.total, self.label, self.done, self.detail = total, label, 0, ""
+        self.total, self.label, self.done, self.detail, self.pending = total, label, 0, "", 0
         self.began = time.monotonic()
         self._tqdm = tqdm(total=total, desc=label, unit=unit, disable=not show, file=sys.stderr,
                           bar_format=bar_format)
@@ -72,14 +74,21 @@ class Bar:
         _write(force=True)
 
     def state(self) -> dict:
-        fraction = self.done / self.total if self.total else 0.0
+        inner = _open_bars[_open_bars.index(self) + 1:] if self in _open_bars else []
+        partial = self.pending * inner[0].done / inner[0].total if self.pending and inner and inner[0].total else 0
+        fraction = min(1.0, (self.done + partial) / self.total) if self.total else 0.0
         elapsed = time.monotonic() - self.began
         eta = elapsed * (1 - fraction) / fraction if fraction > 0 else None
         return {"label": self.label, "done": self.done, "total": self.total, "fraction": round(fraction, 4),
                 "elapsed": round(elapsed, 1), "eta": None if eta is None else round(eta, 1), "detail": self.detail}
 
+    def expect(self, units: int) -> None:
+        """The next ``units`` come from work that shows a bar of its own (see the class docstring)."""
+        self.pending = units
+
     def update(self, count: int = 1) -> None:
         self.done += count
+        self.pending = 0
         self._tqdm.update(count)
         _write()
 

@@ -141,8 +141,9 @@ def restore(task: str, input: Path | str, output: Path | str, *, method: str | N
         for lo, a, b, observed in windows(frame_stream, count, chosen.window, chosen.context, after):
             hole = next(mask_windows)[3] if mask_windows else None
             problem = Problem(task, observed, hole, factor if step > 1 or task == "upscale" else 1, sigma)
-            result = problem.finalize(chosen.run(problem, options))
             first, last = (a - lo) * step, (b - lo) * step if b < count else (b - 1 - lo) * step + 1
+            bar.expect(last - first)
+            result = problem.finalize(chosen.run(problem, options))
             core = result[first:last]
             writer.write_all(core)
             if compare:
