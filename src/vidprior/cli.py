@@ -109,10 +109,19 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
                       params=params, run_dir=run_dir, resume=args.resume is not None)
 
 
-def batch_doc() -> str:
-    from .batch import __doc__ as doc
+BATCH_HELP = """Run the jobs of a YAML job file: each is one vidprior command (its task, input, mask,
+method, output and any of its options by name), with optional defaults for all of them:
 
-    return doc.split("\n", 1)[1].strip()
+    defaults: {task: inpaint, method: flowfill, mask_dilate: 2}
+    jobs:
+      - {input: clips/tennis.mp4, mask: clips/tennis-masks/}
+      - {input: clips/bmx.mp4, mask: clips/bmx-masks/, method: ilvi, budget: 3m, param: {lr: 0.001}}
+      - {input: noisy.mkv, task: denoise, sigma: 25, mask: null, output: out/clean.mkv}
+
+Paths are relative to the job file; an output defaults to results/NAME.mp4 beside it (NAME: the
+job's 'name' or its input's). Every job is checked before any runs. Finished jobs (output exists)
+are skipped, interrupted ones (Ctrl-C) resume from their checkpoints; JOBS.batch/summary.md says
+how each ended."""
 
 
 def build_parser(parser_class: type[argparse.ArgumentParser] = argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -200,7 +209,7 @@ def build_parser(parser_class: type[argparse.ArgumentParser] = argparse.Argument
     p.add_argument("-q", "--quiet", action="store_true")
 
     p = sub.add_parser("batch", help="run the jobs of a YAML job file, locally or on a Ray cluster",
-                       description=batch_doc(), formatter_class=argparse.RawDescriptionHelpFormatter)
+                       description=BATCH_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("jobs", type=Path, help="the job file, e.g. jobs.yaml")
     p.add_argument("--workers", type=int, default=None,
                    help="jobs at once on this machine (default: half the cores, at least 2)")

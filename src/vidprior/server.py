@@ -45,6 +45,7 @@ import cv2
 import numpy as np
 from fastapi import FastAPI, File, HTTPException, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from .errors import VidpriorError
@@ -218,7 +219,7 @@ def create_app(home: Path, max_upload_mb: int = 500, threads: int | None = None,
         job_id = queue.new_id()
         job_dir = queue.job_folder(job_id)
         try:
-            job = _job_from_request(spec, folder, info, job_id, job_dir)
+            job = await run_in_threadpool(_job_from_request, spec, folder, info, job_id, job_dir)  # writes masks
         except VidpriorError:
             shutil.rmtree(job_dir, ignore_errors=True)
             raise
