@@ -1,8 +1,8 @@
 """Screenshots of the web app for the README: ``python docs/screenshots.py`` (Playwright + Debian's chromium).
 
 Starts `vidprior serve` on a scratch folder, takes the demo clip, paints the pink cushion on the
-first and the last frame (the mask glides between them), runs ``ilvi`` with a 40 s budget and
-captures docs/img/app-mask.png, app-running.png and app-compare.png.
+first and the last frame (frame 15 shows the mask carried between them), runs ``ilvi`` with a
+40 s budget and captures docs/img/app-mask.png, app-running.png and app-compare.png.
 """
 
 from __future__ import annotations
@@ -49,8 +49,8 @@ def main() -> None:
                 page.locator("#brush-size").fill("28")
                 for frame, area in CUSHION.items():
                     paint(page, frame, area)
-                page.locator("#scrub").fill("0")
-                page.dispatch_event("#scrub", "input")
+                page.locator("#scrub").fill("15")  # between the painted frames: the carried mask, faint
+                page.wait_for_timeout(1500)
                 page.select_option("#method", "ilvi")
                 page.fill("#budget", "40s")
                 page.screenshot(path=str(OUT / "app-mask.png"))

@@ -70,6 +70,12 @@ def test_upload_paint_run_and_compare_in_a_real_browser(server, tmp_path: Path):
         page.mouse.move(box["x"] + 0.60 * box["width"], box["y"] + 0.5 * box["height"], steps=8)
         page.mouse.up()
         expect(page.locator("#keyframes")).to_contain_text("Painted frames: 0")
+        page.locator("#scrub").fill("12")  # another frame shows the mask carried from frame 0, faintly
+        carried = "() => { const c = document.getElementById('carried'); const d = c.getContext('2d')" \
+                  ".getImageData(0, 0, c.width, c.height).data; let n = 0;" \
+                  " for (let i = 3; i < d.length; i += 4) n += d[i] > 0; return n; }"
+        page.wait_for_function(f"({carried})() > 100")
+        page.locator("#scrub").fill("0")
 
         page.select_option("#method", "telea")
         page.fill("#budget", "20s")

@@ -128,6 +128,12 @@ def test_painted_keyframes_become_one_mask_per_frame_and_the_job_runs(client: Te
     assert (masks[0] == first).all() and (masks[7] == last).all()
     centres = [np.argwhere(m).mean(axis=0)[1] for m in masks]
     assert np.all(np.diff(centres) > 0)  # the mask glides from the first box to the last
+    shown = client.post(f"/api/videos/{video['id']}/carried/3",
+                        json={"keyframes": {"0": png_url(first), "7": png_url(last)}})  # what the page shows on frame 3
+    assert shown.status_code == 200
+    assert ((cv2.imdecode(np.frombuffer(shown.content, np.uint8), cv2.IMREAD_UNCHANGED)[..., 3] > 0) == masks[3]).all()
+    assert client.post(f"/api/videos/{video['id']}/carried/8", json={"keyframes": {"0": png_url(first)}}
+                       ).status_code == 400
     download = client.get(f"/api/jobs/{job['id']}/result")
     assert download.status_code == 200 and download.content[4:8] == b"ftyp"
     assert "clip-inpaint-telea.mp4" in download.headers["content-disposition"]
@@ -156,7 +162,7 @@ def test_bad_job_requests_are_refused(client: TestClient, clip_file: Path):
     for spec, words in cases:
         response = client.post("/api/jobs", json={"video": video["id"], **spec})
         assert response.status_code == 400 and words in response.json()["detail"], (spec, response.text)
-    for body, words in [("not json", "not valid JSON"), ("[1, 2]", "JSON object")]:
+    for body, words in [("not json", "not valid JSON"), ("[1, 2]", "a JSON object")]:
         response = client.post("/api/jobs", content=body, headers={"Content-Type": "application/json"})
         assert response.status_code == 400 and words in response.json()["detail"]
     as_form = client.post("/api/jobs", content=json.dumps({"video": video["id"], "task": "denoise"}),

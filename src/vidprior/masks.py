@@ -7,7 +7,7 @@ True in the hole, checked against the video they belong to.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import cv2
@@ -111,8 +111,10 @@ def signed_distance(mask: np.ndarray) -> np.ndarray:
     return np.where(mask, -cv2.distanceTransform(inside, cv2.DIST_L2, 5), outside).astype(np.float32)
 
 
-def keyframe_masks(keyframes: dict[int, np.ndarray], total: int) -> Iterator[np.ndarray]:
-    """Masks (H, W) bool for ``total`` frames from masks drawn on some of them (index -> (H, W) bool).
+def keyframe_masks(keyframes: dict[int, np.ndarray], total: int, frames: Iterable[int] | None = None
+                   ) -> Iterator[np.ndarray]:
+    """Masks (H, W) bool for the ``total`` frames of a video (or only ``frames``, e.g. one to show)
+    from masks drawn on some of them (index -> (H, W) bool).
 
     Before the first keyframe and after the last the nearest keyframe holds. Between two keyframes
     the mask glides from one to the other: both are moved to the linearly interpolated centroid and
@@ -129,7 +131,7 @@ def keyframe_masks(keyframes: dict[int, np.ndarray], total: int) -> Iterator[np.
         raise VidpriorError("the painted mask is empty; paint the region to fill")
     distances = {k: signed_distance(keyframes[k]) for k in order}
     centres = {k: np.argwhere(keyframes[k]).mean(axis=0)[::-1] if keyframes[k].any() else None for k in order}
-    for t in range(total):
+    for t in range(total) if frames is None else frames:
         after = next((k for k in order if k >= t), order[-1])
         before = next((k for k in reversed(order) if k <= t), order[0])
         if before == after or centres[before] is None or centres[after] is None:

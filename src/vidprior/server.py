@@ -12,6 +12,7 @@ The page (``web/index.html``, no external resources) talks to this JSON API:
     POST /api/videos/demo                 the built-in demo clip
     GET  /api/videos/{vid}/frames/{i}     frame i as PNG
     POST /api/videos/{vid}/mask           upload masks: a mask video, one image or several images (a folder)
+    POST /api/videos/{vid}/carried/{i}    the mask painted keyframes give frame i (shown while scrubbing)
     POST /api/jobs                        {video, task, method, budget, factor, sigma, keyframes | uploaded_mask}
     GET  /api/jobs, /api/jobs/{id}        records with live progress
     GET  /api/jobs/{id}/preview           the fit's latest preview image
@@ -178,6 +179,18 @@ def create_app(home: Path, max_upload_mb: int = 500, threads: int | None = None,
         info = json.loads((folder / "info.json").read_text())
         return Response(_frame_png(str(folder / info["source"]), index), media_type="image/png")
 
+    @app.post("/api/videos/{vid}/carried/{index}")
+    async def carried_mask(vid: str, index: int, request: Request):
+        """The mask that painted keyframes ({"keyframes": {...}}) give frame ``index``, as an RGBA PNG."""
+        info = json.loads((video_folder(vid) / "info.json").read_text())
+        keyframes = _painted((await _json_object(request)).get("keyframes"), info)
+        if not 0 <= index < info["frames"]:
+            raise VidpriorError(f"no frame {index} in this video")
+        (mask,) = await run_in_threadpool(lambda: list(keyframe_masks(keyframes, info["frames"], [index])))
+        rgba = np.zeros((*mask.shape, 4), np.uint8)
+        rgba[mask] = (40, 40, 255, 255)  # BGRA: the page's brush red
+        return Response(cv2.imencode(".png", rgba)[1].tobytes(), media_type="image/png")
+
     @app.post("/api/videos/{vid}/mask")
     def upload_mask(vid: str, files: Annotated[list[UploadFile], File()]):
         folder = video_folder(vid)
@@ -206,14 +219,7 @@ def create_app(home: Path, max_upload_mb: int = 500, threads: int | None = None,
 
     @app.post("/api/jobs")
     async def create_job(request: Request):
-        if request.headers.get("content-type", "").split(";")[0] != "application/json":
-            raise VidpriorError("send the job as JSON (Content-Type: application/json)")
-        try:
-            spec = await request.json()
-        except ValueError:
-            raise VidpriorError("the job request is not valid JSON") from None
-        if not isinstance(spec, dict):
-            raise VidpriorError("the job request must be a JSON object")
+        spec = await _json_object(request)
         folder = video_folder(str(spec.get("video", "")))
         info = json.loads((folder / "info.json").read_text())
         job_id = queue.new_id()
@@ -277,6 +283,19 @@ def create_app(home: Path, max_upload_mb: int = 500, threads: int | None = None,
     return app
 
 
+async def _json_object(request: Request) -> dict:
+    """The request's JSON object; only application/json is taken (no cross-site form posts)."""
+    if request.headers.get("content-type", "").split(";")[0] != "application/json":
+        raise VidpriorError("send the request as JSON (Content-Type: application/json)")
+    try:
+        spec = await request.json()
+    except ValueError:
+        raise VidpriorError("the request is not valid JSON") from None
+    if not isinstance(spec, dict):
+        raise VidpriorError("the request must be a JSON object")
+    return spec
+
+
 def _job_from_request(spec: dict, video: Path, info: dict, job_id: str, job_dir: Path) -> Job:
     """The `Job` a page request asks for, its files (mask) in ``job_dir``, checked like the command line."""
     task, method = spec.get("task", "inpaint"), spec.get("method") or None
@@ -300,6 +319,28 @@ def _job_from_request(spec: dict, video: Path, info: dict, job_id: str, job_dir:
     except VidpriorError as exc:
         raise VidpriorError(str(exc).removeprefix(f"job {job_id}: ")) from None
     return job
+
+
+def _painted(keyframes: dict, info: dict) -> dict[int, np.ndarray]:
+    """The page's painted keyframes {frame: PNG data URL} -> {frame: (H, W) bool}, checked against the video."""
+    if not isinstance(keyframes, dict):
+        raise VidpriorError("keyframes must map frame numbers to PNG data URLs")
+    painted = {}
+    for key, url in keyframes.items():
+        if not str(key).isdigit() or not isinstance(url, str) or "," not in url:
+            raise VidpriorError("keyframes must map frame numbers to PNG data URLs")
+        try:
+            data = base64.b64decode(url.split(",", 1)[1], validate=True)
+            image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) if data else None
+        except (ValueError, cv2.error):
+            image = None
+        if image is None:
+            raise VidpriorError(f"the mask painted on frame {key} is not a readable image")
+        if image.shape[:2] != (info["height"], info["width"]):
+            raise VidpriorError(f"the mask painted on frame {key} is {image.shape[1]}x{image.shape[0]}, "
+                                f"the video {info['width']}x{info['height']}; reload the page")
+        painted[int(key)] = image[..., 3] > 0 if image.ndim == 3 and image.shape[2] == 4 else binarize(image)
+    return painted
 
 
 def _number(spec: dict, key: str, kind: type) -> int | float | None:
@@ -326,24 +367,9 @@ def _job_mask(spec: dict, video: Path, info: dict, job_dir: Path) -> str:
         kept = job_dir / uploaded[0].name
         (shutil.copytree if uploaded[0].is_dir() else shutil.copyfile)(uploaded[0], kept)
         return str(kept)
-    painted = {}
-    for key, url in keyframes.items():
-        if not str(key).isdigit() or not isinstance(url, str) or "," not in url:
-            raise VidpriorError("keyframes must map frame numbers to PNG data URLs")
-        try:
-            data = base64.b64decode(url.split(",", 1)[1], validate=True)
-            image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) if data else None
-        except (ValueError, cv2.error):
-            image = None
-        if image is None:
-            raise VidpriorError(f"the mask painted on frame {key} is not a readable image")
-        if image.shape[:2] != (info["height"], info["width"]):
-            raise VidpriorError(f"the mask painted on frame {key} is {image.shape[1]}x{image.shape[0]}, "
-                                f"the video {info['width']}x{info['height']}; reload the page")
-        painted[int(key)] = image[..., 3] > 0 if image.ndim == 3 and image.shape[2] == 4 else binarize(image)
     folder = job_dir / "mask"
     folder.mkdir()
-    for t, mask in enumerate(keyframe_masks(painted, info["frames"])):
+    for t, mask in enumerate(keyframe_masks(_painted(keyframes, info), info["frames"])):
         if mask.all():
             raise VidpriorError(f"the mask of frame {t} covers the whole frame; leave something to fill it from")
         cv2.imwrite(str(folder / f"{t:05d}.png"), mask.astype(np.uint8) * 255)
