@@ -177,3 +177,23 @@ def test_fps_is_kept_as_a_fraction(tmp_path, clip):
     path = write_video(tmp_path / "ntsc.mp4", clip, fps=30000 / 1001)
     with av.open(str(path)) as c:
         assert Fraction(c.streams.video[0].average_rate) == Fraction(30000, 1001)
+
+
+def test_a_late_start_seeks_and_gives_exactly_the_frames_of_a_sequential_decode(tmp_path):
+    """Short GOPs with B-frames (presentation order != decode order): every start lands on its frame."""
+    rng = np.random.default_rng(0)
+    frames = [(rng.integers(0, 64, (48, 64, 3)) + 2 * t).astype(np.uint8) for t in range(60)]
+    path = tmp_path / "gop.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.codec_context.gop_size = 12
+        stream.codec_context.options = {"bf": "3", "crf": "20"}
+        for frame in frames:
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        out.mux(stream.encode())
+    with av.open(str(path)) as container:
+        sequential = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+    for start in (1, 11, 12, 13, 30, 59):
+        got = np.stack(list(iter_frames(path, start, 4)))
+        assert np.array_equal(got, sequential[start: start + 4]), start

@@ -201,15 +201,48 @@ def iter_frames(path: Path, start: int = 0, count: int | None = None) -> Iterato
     with _open_container(path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        index = 0
         try:
+            target = _seek(container, stream, start) if start > 0 else None
+            index = start if target is not None else 0
+            for frame in container.decode(stream):
+                if target is not None:  # after a seek: frames before the wanted one, back to its keyframe
+                    if frame.pts is None or frame.pts > target:
+                        break  # the seek missed (nothing yielded yet): decode from the beginning below
+                    if frame.pts < target:
+                        continue
+                    target = None
+                if stop is not None and index >= stop:
+                    return
+                if index >= start:
+                    yield frame.to_ndarray(format="rgb24")
+                index += 1
+            else:
+                return
+            container.seek(0, stream=stream, backward=True)
             for index, frame in enumerate(container.decode(stream)):
                 if stop is not None and index >= stop:
-                    break
+                    return
                 if index >= start:
                     yield frame.to_ndarray(format="rgb24")
         except av.FFmpegError as exc:
             raise VidpriorError(
                 f"{path}: the video is damaged near frame {index} ({exc}); trim or re-encode it") from None
+
+
+def _seek(container: av.container.InputContainer, stream, start: int) -> int | None:
+    """Seek to the keyframe before frame ``start`` and return that frame's pts (None: not seekable).
+
+    Frame numbers are positions in presentation order: the sorted pts of all packets (demuxing reads
+    no pixels, so it is fast). `iter_frames` skips decoded frames until this pts and checks it finds it.
+    """
+    stamps = [packet.pts for packet in container.demux(stream) if packet.size]
+    if len(stamps) <= start or any(p is None for p in stamps):
+        container.seek(0, stream=stream, backward=True)
+        return None
+    target = sorted(stamps)[start]
+    container.seek(target, stream=stream, backward=True, any_frame=False)
+    return target
 
 
 def read_video(path: Path, start: int = 0, count: int | None = None) -> Video:
