@@ -54,7 +54,7 @@ from .jobs import Job
 from .masks import MaskSource, binarize, keyframe_masks
 from .methods import DEFAULTS, METHODS
 from .video import IMAGE_SUFFIXES, check_frame_size, iter_frames, probe
-from .workqueue import Conflict, WorkQueue
+from .workqueue import Conflict, NoSuchJob, WorkQueue
 
 TASKS = ("inpaint", "denoise", "interpolate", "upscale")
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm")
@@ -96,18 +96,14 @@ def create_app(home: Path, max_upload_mb: int = 500, threads: int | None = None,
 
     @app.exception_handler(VidpriorError)
     async def refused(request: Request, exc: VidpriorError):
-        return JSONResponse({"detail": str(exc)}, status_code=409 if isinstance(exc, Conflict) else 400)
+        status = 409 if isinstance(exc, Conflict) else 404 if isinstance(exc, NoSuchJob) else 400
+        return JSONResponse({"detail": str(exc)}, status_code=status)
 
     def video_folder(vid: str) -> Path:
         folder = videos / vid
         if not vid.isalnum() or not (folder / "info.json").is_file():
             raise HTTPException(404, f"no video {vid}")
         return folder
-
-    def job_record(job_id: str) -> dict:
-        if job_id not in queue.records:
-            raise HTTPException(404, f"no job {job_id}")
-        return queue.records[job_id]
 
     def receive(upload: UploadFile, target: Path) -> Path:
         """Store an upload under ``target`` (its own suffix kept), refusing it past the size limit."""
@@ -238,28 +234,24 @@ def create_app(home: Path, max_upload_mb: int = 500, threads: int | None = None,
 
     @app.get("/api/jobs/{job_id}")
     def job_view(job_id: str):
-        job_record(job_id)
         return queue.view(job_id)
 
     @app.post("/api/jobs/{job_id}/cancel")
     def cancel_job(job_id: str):
-        job_record(job_id)
         return queue.cancel(job_id)
 
     @app.post("/api/jobs/{job_id}/again")
     def run_again(job_id: str):
-        job_record(job_id)
         return queue.again(job_id)
 
     @app.delete("/api/jobs/{job_id}")
     def delete_job(job_id: str):
-        job_record(job_id)
         queue.delete(job_id)
         return {"deleted": job_id}
 
     @app.get("/api/jobs/{job_id}/preview")
     def job_preview(job_id: str):
-        job_record(job_id)
+        queue.record(job_id)
         previews = sorted(queue.job_folder(job_id).glob("run/**/preview.png"), key=lambda p: p.stat().st_mtime)
         if not previews:
             raise HTTPException(404, "no preview yet (classical methods write none)")
@@ -267,7 +259,7 @@ def create_app(home: Path, max_upload_mb: int = 500, threads: int | None = None,
 
     @app.get("/api/jobs/{job_id}/result")
     def job_result(job_id: str):
-        record = job_record(job_id)
+        record = queue.record(job_id)
         if record["state"] != "done":
             raise HTTPException(409, f"job {job_id} is {record['state']}; the result comes when it is done")
         name = f"{Path(record.get('video_name', 'video')).stem}-{record['task']}-{record['method']}.mp4"
@@ -275,7 +267,7 @@ def create_app(home: Path, max_upload_mb: int = 500, threads: int | None = None,
 
     @app.get("/api/jobs/{job_id}/frames/{index}")
     def job_frame(job_id: str, index: int):
-        record = job_record(job_id)
+        record = queue.record(job_id)
         if record["state"] != "done":
             raise HTTPException(409, f"job {job_id} is {record['state']}")
         return Response(_frame_png(record["job"]["output"], index), media_type="image/png")

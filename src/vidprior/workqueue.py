@@ -30,6 +30,10 @@ class Conflict(VidpriorError):
     """A request that the job's state forbids (HTTP 409)."""
 
 
+class NoSuchJob(VidpriorError):
+    """A job id the queue does not know (HTTP 404)."""
+
+
 def _end_process(pid: int | None, wait: float = 150.0) -> None:
     """Stop a job process left by a server that died (checked to be ours: PIDs are reused)."""
     try:
@@ -101,7 +105,7 @@ class WorkQueue:
 
     def cancel(self, job_id: str) -> dict:
         with self._lock:
-            record = self.records[job_id]
+            record = self.record(job_id)
             if record["state"] == "queued":
                 record["state"], record["message"] = "cancelled", "cancelled before it started"
                 self._save(record)
@@ -115,7 +119,7 @@ class WorkQueue:
     def again(self, job_id: str) -> dict:
         """Queue a cancelled or failed job again; it resumes from its checkpoints where it has some."""
         with self._lock:
-            record = self.records[job_id]
+            record = self.record(job_id)
             if record["state"] not in ("cancelled", "failed"):
                 raise Conflict(f"the job is {record['state']}; only cancelled or failed jobs run again")
             record["state"], record["message"] = "queued", "queued again"
@@ -126,14 +130,19 @@ class WorkQueue:
     def delete(self, job_id: str) -> None:
         """Forget a job that is not running, with its folder (checkpoints, result)."""
         with self._lock:
-            if self.records[job_id]["state"] == "running":
+            if self.record(job_id)["state"] == "running":
                 raise Conflict("the job is running; cancel it first")
             del self.records[job_id]
             shutil.rmtree(self.job_folder(job_id), ignore_errors=True)
 
+    def record(self, job_id: str) -> dict:
+        if job_id not in self.records:
+            raise NoSuchJob(f"no job {job_id}")
+        return self.records[job_id]
+
     def view(self, job_id: str) -> dict:
         """The record with the live progress of a running job ('bars', see `vidprior.progress`)."""
-        record = dict(self.records[job_id])
+        record = dict(self.record(job_id))
         record["bars"] = read_status(self.job_folder(job_id) / "status.json").get("bars", []) \
             if record["state"] == "running" else []
         return record
