@@ -56,7 +56,7 @@ from .methods import DEFAULTS, METHODS
 from .video import IMAGE_SUFFIXES, check_frame_size, iter_frames, probe
 from .workqueue import Conflict, NoSuchJob, WorkQueue
 
-TASKS = ("inpaint", "denoise", "interpolate", "upscale")
+PAGE_TASKS = ("inpaint", "denoise", "interpolate", "upscale")  # the page offers these (not compress)
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm")
 CHUNK = 1 << 20
 
@@ -137,8 +137,8 @@ def create_app(home: Path, max_upload_mb: int = 500, threads: int | None = None,
 
     @app.get("/api/methods")
     def methods():
-        return {"tasks": {t: [m.name for m in METHODS.values() if t in m.tasks] for t in TASKS},
-                "defaults": {t: DEFAULTS[t] for t in TASKS},
+        return {"tasks": {t: [m.name for m in METHODS.values() if t in m.tasks] for t in PAGE_TASKS},
+                "defaults": {t: DEFAULTS[t] for t in PAGE_TASKS},
                 "summaries": {m.name: m.summary for m in METHODS.values()}}
 
     @app.post("/api/videos")
@@ -291,8 +291,8 @@ async def _json_object(request: Request) -> dict:
 def _job_from_request(spec: dict, video: Path, info: dict, job_id: str, job_dir: Path) -> Job:
     """The `Job` a page request asks for, its files (mask) in ``job_dir``, checked like the command line."""
     task, method = spec.get("task", "inpaint"), spec.get("method") or None
-    if task not in TASKS:
-        raise VidpriorError(f"task '{task}' is not one of {', '.join(TASKS)}")
+    if task not in PAGE_TASKS:
+        raise VidpriorError(f"task '{task}' is not one of {', '.join(PAGE_TASKS)}")
     if method is not None and not isinstance(method, str):
         raise VidpriorError("method must be a method's name; `vidprior methods` lists them")
     budget = spec.get("budget") or None
