@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -218,3 +221,15 @@ def test_a_restarted_server_resumes_the_running_job_from_its_checkpoint(tmp_path
         assert client.post(f"/api/jobs/{waiting['id']}/again").status_code == 409
     log = (folder / "log.txt").read_text()
     assert "interrupted at step" in log and "--resume" in log.splitlines()[-2]
+
+
+def test_serve_refuses_a_busy_port_and_absurd_settings_in_one_line(tmp_path: Path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        for flags, words in [(["--port", str(port)], "choose another port"), (["--port", "70000"], "not a port"),
+                             (["--max-upload", "0"], "at least 1")]:
+            result = subprocess.run([sys.executable, "-m", "vidprior", "serve", "--home", str(tmp_path), *flags],
+                                    capture_output=True, text=True, timeout=60)
+            assert result.returncode == 2 and words in result.stderr and "Traceback" not in result.stderr

@@ -407,6 +407,12 @@ def serve(home: Path, host: str = "127.0.0.1", port: int = 8000, max_upload_mb: 
         raise VidpriorError(f"--max-upload {max_upload_mb} must be at least 1 (MB)")
     if not 0 < port < 65536:
         raise VidpriorError(f"--port {port} is not a port number (1-65535)")
+    with socket.socket() as trial:
+        try:
+            trial.bind((host, port))
+        except OSError as exc:
+            raise VidpriorError(f"cannot listen on {host}:{port} ({exc.strerror}); "
+                                "choose another port with --port or another address with --host") from None
     loopback = host in ("127.0.0.1", "localhost", "::1")
     app = create_app(home, max_upload_mb, hosts=["127.0.0.1", "localhost", "[::1]"] if loopback else None)
     print(f"vidprior: serving {Path(home).resolve()} at http://{host}:{port}/ (Ctrl-C stops)")
