@@ -175,8 +175,9 @@ def probe(path: Path) -> VideoInfo:
         stream = container.streams.video[0]
         fps = float(stream.average_rate or stream.guessed_rate or DEFAULT_FPS)
         height, width = stream.codec_context.height, stream.codec_context.width
-        try:  # counting packets is exact and fast; stream.frames is 0 for .mkv
-            count = sum(1 for p in container.demux(stream) if p.size)
+        try:  # counting packets is exact and fast; stream.frames is 0 for .mkv; an edit list's discarded
+            # packets (cut mp4s) never come out of the decoder
+            count = sum(1 for p in container.demux(stream) if p.size and not p.is_discard)
         except av.FFmpegError as exc:
             raise VidpriorError(f"{path}: the video is damaged ({exc}); re-encode or trim it") from None
         return VideoInfo(path, count, height, width, fps, bool(container.streams.audio))
@@ -236,7 +237,7 @@ def _seek(container: av.container.InputContainer, stream, start: int) -> int | N
     Frame numbers are positions in presentation order: the sorted pts of all packets (demuxing reads
     no pixels, so it is fast). `iter_frames` skips decoded frames until this pts and checks it finds it.
     """
-    stamps = [packet.pts for packet in container.demux(stream) if packet.size]
+    stamps = [packet.pts for packet in container.demux(stream) if packet.size and not packet.is_discard]
     if len(stamps) <= start or any(p is None for p in stamps):
         container.seek(0, stream=stream, backward=True)
         return None
