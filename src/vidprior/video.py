@@ -11,7 +11,9 @@ temporary name and renames it on success, so a failed run never leaves a half-wr
 
 from __future__ import annotations
 
+import bisect
 import contextlib
+import functools
 import os
 import re
 import shutil
@@ -204,15 +206,24 @@ def iter_frames(path: Path, start: int = 0, count: int | None = None) -> Iterato
         stream.thread_type = "AUTO"
         index = 0
         try:
-            target = _seek(container, stream, start) if start > 0 else None
-            index = start if target is not None else 0
+            version = path.stat()
+            order = _frame_stamps(str(path), (version.st_mtime_ns, version.st_size)) if start > 0 else None
+            if order is not None and start < len(order):
+                container.seek(order[start], stream=stream, backward=True, any_frame=False)
+                index, rank = start, None
+            else:
+                order = None
             for frame in container.decode(stream):
-                if target is not None:  # after a seek: frames before the wanted one, back to its keyframe
-                    if frame.pts is None or frame.pts > target:
-                        break  # the seek missed (nothing yielded yet): decode from the beginning below
-                    if frame.pts < target:
+                if order is not None:  # after the seek, decoding from the keyframe before frame `start`:
+                    # every frame must come in the numbering's order up to it, or the numbering is off
+                    # (AVI keeps decode-order times); then decode from the beginning below (nothing yielded yet)
+                    rank = bisect.bisect_left(order, frame.pts) if rank is None and frame.pts is not None else rank
+                    if rank is None or rank > start or order[rank] != frame.pts:
+                        break
+                    rank += 1
+                    if rank <= start:
                         continue
-                    target = None
+                    order = None
                 if stop is not None and index >= stop:
                     return
                 if index >= start:
@@ -231,19 +242,16 @@ def iter_frames(path: Path, start: int = 0, count: int | None = None) -> Iterato
                 f"{path}: the video is damaged near frame {index} ({exc}); trim or re-encode it") from None
 
 
-def _seek(container: av.container.InputContainer, stream, start: int) -> int | None:
-    """Seek to the keyframe before frame ``start`` and return that frame's pts (None: not seekable).
-
-    Frame numbers are positions in presentation order: the sorted pts of all packets (demuxing reads
-    no pixels, so it is fast). `iter_frames` skips decoded frames until this pts and checks it finds it.
-    """
-    stamps = [packet.pts for packet in container.demux(stream) if packet.size and not packet.is_discard]
-    if len(stamps) <= start or any(p is None for p in stamps):
-        container.seek(0, stream=stream, backward=True)
+@functools.lru_cache(maxsize=16)
+def _frame_stamps(path: str, version: tuple[int, int]) -> tuple[int, ...] | None:
+    """The pts of a video's frames in presentation order: frame i has the i-th (None: some pts missing
+    or repeated, so no seeking). A demux pass reads no pixels; ``version`` (mtime, size) keys the cache."""
+    with _open_container(Path(path)) as container:
+        stream = container.streams.video[0]
+        stamps = [packet.pts for packet in container.demux(stream) if packet.size and not packet.is_discard]
+    if any(p is None for p in stamps) or len(set(stamps)) < len(stamps):
         return None
-    target = sorted(stamps)[start]
-    container.seek(target, stream=stream, backward=True, any_frame=False)
-    return target
+    return tuple(sorted(stamps))
 
 
 def read_video(path: Path, start: int = 0, count: int | None = None) -> Video:
