@@ -91,7 +91,7 @@ def _vinet_options(p: argparse.ArgumentParser) -> None:
                    help="vinet: fine-tune on this video before inpainting, e.g. 60s")
 
 
-def _run_options(args: argparse.Namespace) -> RunOptions:
+def run_options(args: argparse.Namespace) -> RunOptions:
     """RunOptions from a task-like command's arguments (run folder defaults to OUTPUT.run)."""
     if args.resume is not None and not args.resume.is_dir():
         raise VidpriorError(f"--resume {args.resume}: no such run folder")
@@ -233,11 +233,16 @@ def build_parser(parser_class: type[argparse.ArgumentParser] = argparse.Argument
     return parser
 
 
+def task_factor(args: argparse.Namespace) -> int:
+    """The k of interpolate (--factor) or the s of upscale (--scale); 1 for the other tasks."""
+    return next((v for v in (getattr(args, "factor", None), getattr(args, "scale", None)) if v is not None), 1)
+
+
 def _run_task(args: argparse.Namespace) -> None:
     from .restore import restore
 
-    options = _run_options(args)
-    factor = getattr(args, "factor", None) or getattr(args, "scale", None) or 1
+    options = run_options(args)
+    factor = task_factor(args)
     report = restore(args.command, args.input, args.output, method=args.method,
                      mask=getattr(args, "mask", None), mask_dilate=getattr(args, "mask_dilate", 0),
                      factor=factor, sigma=getattr(args, "sigma", None), start=args.start, frames=args.frames,
@@ -276,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
             from .compression import run_compress, run_decompress
 
             if args.command == "compress":
-                print(run_compress(args.input, args.output, _run_options(args), bpp=args.bpp, params=args.params,
+                print(run_compress(args.input, args.output, run_options(args), bpp=args.bpp, params=args.params,
                                    start=args.start, frames=args.frames))
             else:
                 print(run_decompress(args.input, args.output, crf=args.crf, device=args.device))
@@ -284,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
             from .retarget import retarget
 
             print(retarget(args.input, args.mask, args.output, args.width, method=args.method, start=args.start,
-                           frames=args.frames, crf=args.crf, options=_run_options(args)).line())
+                           frames=args.frames, crf=args.crf, options=run_options(args)).line())
         elif args.command == "train":
             from .training import train_vinet
 

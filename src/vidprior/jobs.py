@@ -107,18 +107,14 @@ class Job:
 
     def check(self) -> None:
         """Refuse a job the command would refuse for its flags (unknown option, missing value, ...)."""
-        from .cli import TASK_HELP, build_parser, parse_duration, parse_params
+        from .cli import TASK_HELP, build_parser, run_options, task_factor
         from .restore import check_request
 
         try:
             args = build_parser(_Refusing).parse_args(self.argv())
-            if getattr(args, "budget", None):
-                parse_duration(args.budget)
-            parse_params(getattr(args, "param", []))
+            run_options(args)  # budget, --param, --weights/--adapt: as the command checks them
             if self.task in TASK_HELP:
-                factor = next((v for v in (getattr(args, "factor", None), getattr(args, "scale", None))
-                               if v is not None), 1)
-                check_request(self.task, args.method, factor, getattr(args, "sigma", None))
+                check_request(self.task, args.method, task_factor(args), getattr(args, "sigma", None))
         except VidpriorError as exc:
             raise VidpriorError(f"job {self.name}: {exc}") from None
 
