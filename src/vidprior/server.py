@@ -99,11 +99,12 @@ def create_app(home: Path, max_upload_mb: int = 500, threads: int | None = None,
         status = 409 if isinstance(exc, Conflict) else 404 if isinstance(exc, NoSuchJob) else 400
         return JSONResponse({"detail": str(exc)}, status_code=status)
 
-    def video_folder(vid: str) -> Path:
+    def video(vid: str) -> tuple[Path, dict]:
+        """The folder and the record (info.json) of an uploaded video; 404 when there is none."""
         folder = videos / vid
         if not vid.isalnum() or not (folder / "info.json").is_file():
             raise HTTPException(404, f"no video {vid}")
-        return folder
+        return folder, json.loads((folder / "info.json").read_text())
 
     def receive(upload: UploadFile, target: Path) -> Path:
         """Store an upload under ``target`` (its own suffix kept), refusing it past the size limit."""
@@ -167,18 +168,17 @@ def create_app(home: Path, max_upload_mb: int = 500, threads: int | None = None,
 
     @app.get("/api/videos/{vid}")
     def video_info(vid: str):
-        return json.loads((video_folder(vid) / "info.json").read_text())
+        return video(vid)[1]
 
     @app.get("/api/videos/{vid}/frames/{index}")
     def video_frame(vid: str, index: int):
-        folder = video_folder(vid)
-        info = json.loads((folder / "info.json").read_text())
+        folder, info = video(vid)
         return Response(_frame_png(str(folder / info["source"]), index), media_type="image/png")
 
     @app.post("/api/videos/{vid}/carried/{index}")
     async def carried_mask(vid: str, index: int, request: Request):
         """The mask that painted keyframes ({"keyframes": {...}}) give frame ``index``, as an RGBA PNG."""
-        info = json.loads((video_folder(vid) / "info.json").read_text())
+        info = video(vid)[1]
         keyframes = _painted((await _json_object(request)).get("keyframes"), info)
         if not 0 <= index < info["frames"]:
             raise VidpriorError(f"no frame {index} in this video")
@@ -189,8 +189,7 @@ def create_app(home: Path, max_upload_mb: int = 500, threads: int | None = None,
 
     @app.post("/api/videos/{vid}/mask")
     def upload_mask(vid: str, files: Annotated[list[UploadFile], File()]):
-        folder = video_folder(vid)
-        info = json.loads((folder / "info.json").read_text())
+        folder, info = video(vid)
         with tempfile.TemporaryDirectory(dir=folder) as tmp:
             tmp = Path(tmp)
             for upload in files:
@@ -216,8 +215,7 @@ def create_app(home: Path, max_upload_mb: int = 500, threads: int | None = None,
     @app.post("/api/jobs")
     async def create_job(request: Request):
         spec = await _json_object(request)
-        folder = video_folder(str(spec.get("video", "")))
-        info = json.loads((folder / "info.json").read_text())
+        folder, info = video(str(spec.get("video", "")))
         job_id = queue.new_id()
         job_dir = queue.job_folder(job_id)
         try:
