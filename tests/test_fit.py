@@ -167,3 +167,29 @@ def test_gradient_clipping_bounds_each_step():
     assert movement(clip_grad=1e-10) < movement() / 5
     with pytest.raises(VidpriorError):
         Schedule(clip_grad=-1.0)
+
+
+class ConvWithFlows(Objective):
+    """A conv net beside a rank-5 buffer (a stack of flows), as the inpainting objective holds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.net = nn.Conv2d(3, 3, 3, padding=1)
+        self.register_buffer("x", torch.rand(2, 3, 8, 8))
+        self.register_buffer("flows", torch.zeros(2, 2, 2, 8, 8))
+
+    def loss(self, step):
+        loss = (self.net(self.x) + self.flows.sum() - self.x).pow(2).mean()
+        return loss, {"mse": float(loss.detach()), "psnr": 10.0}
+
+    def render(self):
+        return (self.net(self.x).detach().float().clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy()
+
+
+def test_the_fast_path_turns_only_images_and_conv_weights_channels_last():
+    objective = ConvWithFlows()
+    result, report = fit(objective, Schedule(steps=5, precision="bf16", warmup=1), progress=False)
+    assert report.steps == 5 and result.shape == (2, 8, 8, 3)
+    assert objective.net.weight.is_contiguous(memory_format=torch.channels_last)
+    assert objective.flows.dim() == 5 and objective.flows.is_contiguous()

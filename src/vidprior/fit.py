@@ -151,6 +151,15 @@ def cpu_has_bf16() -> bool:
     return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
+def _channels_last(module: nn.Module) -> None:
+    """Images and conv weights (the rank-4 tensors) to channels-last, in place; other ranks stay.
+
+    (``Module.to(memory_format=...)`` refuses a module holding any tensor of another rank, such as
+    a stack of flows (K, T, 2, H, W).)
+    """
+    module._apply(lambda t: t.contiguous(memory_format=torch.channels_last) if t.dim() == 4 else t)
+
+
 def use_bf16(device: torch.device, precision: str) -> bool:
     if precision != "auto":
         return precision == "bf16"
@@ -280,7 +289,7 @@ def fit(objective: Objective, schedule: Schedule, *, run_dir: Path | None = None
     objective.to(device)
     bf16 = use_bf16(device, schedule.precision)
     if bf16 or device.type == "cuda":
-        objective.to(memory_format=torch.channels_last)
+        _channels_last(objective)
     params = [p for p in objective.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(params, lr=schedule.lr)
     averaged = _Averaged(objective, schedule.ema) if schedule.ema else None
@@ -313,7 +322,9 @@ def fit(objective: Objective, schedule: Schedule, *, run_dir: Path | None = None
                 "optimizer": copy.deepcopy(optimizer.state_dict()), "step": step}
 
     good = snapshot()
-    autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext)
+    def autocast() -> contextlib.AbstractContextManager:
+        return torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+
     stopped = "steps"
     last_loss = float("nan")
     bar = Bar(1000, label, show=progress,
