@@ -11,9 +11,10 @@ ORDER = ("inpaint", "denoise", "interpolate", "upscale", "compress")
 HEADER = """# Benchmark results
 
 Produced by `bash benchmarks/run.sh` (that is, `vidprior bench --clips ../shared/data/clips --task T` for
-every task, then this collector); the `<task>-vdp*`, `<task>-dnerv` and `inpaint-vinet*` sections
-come from `bash benchmarks/vdp.sh`, `bash benchmarks/dnerv.sh` and `bash benchmarks/vinet.sh` (see the
-scripts for their clips), the batch/web-app section from `python benchmarks/serving.py`. Inputs
+every task, then this collector); the `<task>-vdp*`, `<task>-dnerv`, `inpaint-ilvi*`/`inpaint-dip` and
+`inpaint-vinet*` sections come from `bash benchmarks/vdp.sh`, `bash benchmarks/dnerv.sh`,
+`bash benchmarks/ilvi.sh` and `bash benchmarks/vinet.sh` (see the scripts for their clips), the
+batch/web-app section from `python benchmarks/serving.py`. Inputs
 are the clean shared clips with synthetic degradations made by `vidprior.problems` (seeded);
 figures are means over clips. PSNR/SSIM are per-frame means on RGB;
 `psnr_hole` counts only the filled pixels; `psnr_y` is the super-resolution convention (Y channel,

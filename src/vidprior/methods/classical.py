@@ -52,12 +52,12 @@ def flowfill(problem: Problem, options: RunOptions) -> np.ndarray:
     smooth_in = [cv2.dilate(m.astype(np.uint8), kernel).astype(bool) for m in holes]
     out = frames
     for _ in range(max(1, options.param("rounds", 2))):
-        out = _propagate(frames, holes, source, smooth_in, **settings)
+        out = propagate(frames, holes, source, smooth_in, **settings)
         source, smooth_in = out, None
     return out
 
 
-def _propagate(frames: np.ndarray, holes: np.ndarray, source: np.ndarray, smooth_in: list[np.ndarray] | None, *,
+def propagate(frames: np.ndarray, holes: np.ndarray, source: np.ndarray, smooth_in: list[np.ndarray] | None, *,
                reach: int, radius: float, loose: int) -> np.ndarray:
     """One round of `flowfill`: flow estimated on ``source`` (T, H, W, 3) frames (smoothed inside
     ``smooth_in`` regions when given), observed pixels of up to ``reach`` frames away carried along it."""
@@ -271,7 +271,8 @@ METHODS: list[Method] = [
     Method("ns", "classical", ("inpaint",), "OpenCV Navier-Stokes inpainting of each frame.",
            _opencv_inpaint(cv2.INPAINT_NS), window=1, context=0),
     Method("flowfill", "classical", ("inpaint",),
-           "Copies hole pixels from nearby frames along DIS optical flow, re-estimated on the completed frames; Telea for the rest.",
+           "Copies hole pixels from nearby frames along DIS optical flow (estimated again on the completed "
+           "frames); Telea for the rest.",
            flowfill, window=30, context=10),
     Method("nlmeans", "classical", ("denoise",),
            "OpenCV multi-frame colour non-local means over 5 frames, strength set from sigma (fast).",
