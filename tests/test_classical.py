@@ -137,3 +137,11 @@ def test_flowfill_second_round_on_completed_frames_beats_the_first_on_a_real_cli
     problem = Problem("inpaint", painted, hole)
     first, second = (metrics.psnr(_run("flowfill", problem, rounds=r), clean, region=hole) for r in (1, 2))
     assert second > first + 1.0
+
+
+@pytest.mark.parametrize("rounds", [0, -1, 11])
+def test_flowfill_refuses_absurd_round_counts(clip, hole, rounds):
+    from vidprior.errors import VidpriorError
+
+    with pytest.raises(VidpriorError, match="rounds"):
+        _run("flowfill", Problem("inpaint", clip, hole), rounds=rounds)

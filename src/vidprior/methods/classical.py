@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from .. import flow
+from ..errors import VidpriorError
 from ..problems import Problem
 from .base import Codec, Method, RunOptions
 
@@ -41,7 +42,8 @@ def flowfill(problem: Problem, options: RunOptions) -> np.ndarray:
     the mask and drags the flow with it, so the flow inside a (grown) hole is replaced by a smooth
     fill from around it. Each further round (``rounds``, default 2) re-estimates the flow on the
     previous round's completed frames, hole content included, and propagates the observed pixels
-    again: on the benchmark clips round 2 gave +0.4 to +1.0 dB, rounds 3-5 little more.
+    again: on the benchmark's six clips round 2 gave -0.1 to +1.4 dB (mean +0.7), round 3 +0.06 more
+    (``benchmarks/inpaint_headroom.py``).
     """
     frames, holes = problem.observed, problem.hole
     radius = options.param("radius", 5.0)
@@ -50,8 +52,11 @@ def flowfill(problem: Problem, options: RunOptions) -> np.ndarray:
     settings = {"reach": options.param("neighbours", 10), "radius": radius, "loose": options.param("loose", 1)}
     source = np.stack([_inpaint_frame(f, m, radius, cv2.INPAINT_TELEA) for f, m in zip(frames, holes)])
     smooth_in = [cv2.dilate(m.astype(np.uint8), kernel).astype(bool) for m in holes]
+    rounds = options.param("rounds", 2)
+    if not 1 <= rounds <= 10:
+        raise VidpriorError(f"rounds={rounds}: flowfill takes 1 to 10 rounds (2 is the default)")
     out = frames
-    for _ in range(max(1, options.param("rounds", 2))):
+    for _ in range(rounds):
         out = propagate(frames, holes, source, smooth_in, **settings)
         source, smooth_in = out, None
     return out
