@@ -13,7 +13,7 @@ import numpy as np
 from vidprior import metrics
 from vidprior.bench import load_clips, make_cases
 from vidprior.methods import METHODS, RunOptions
-from vidprior.methods.classical import propagate
+from vidprior.methods.classical import propagate, propagation_settings
 
 COLUMNS = ("telea", "flowfill 1 round", "flowfill 2 rounds", "flowfill 3 rounds", "oracle flow")
 
@@ -24,7 +24,8 @@ def results(case) -> dict[str, np.ndarray]:
     for rounds in (1, 2, 3):
         options = RunOptions(progress=False, params={"rounds": rounds})
         out[f"flowfill {rounds} round{'s' if rounds > 1 else ''}"] = METHODS["flowfill"].run(problem, options)
-    out["oracle flow"] = propagate(problem.observed, problem.hole, case.reference, None, reach=10, radius=5.0, loose=1)
+    settings = propagation_settings(RunOptions(progress=False))
+    out["oracle flow"] = propagate(problem.observed, problem.hole, case.reference, None, **settings)
     return out
 
 

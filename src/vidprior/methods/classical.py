@@ -46,20 +46,24 @@ def flowfill(problem: Problem, options: RunOptions) -> np.ndarray:
     (``benchmarks/inpaint_headroom.py``).
     """
     frames, holes = problem.observed, problem.hole
-    radius = options.param("radius", 5.0)
+    settings = propagation_settings(options)
     grow = options.param("grow", 4)
     kernel = np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)
-    settings = {"reach": options.param("neighbours", 10), "radius": radius, "loose": options.param("loose", 1)}
-    source = np.stack([_inpaint_frame(f, m, radius, cv2.INPAINT_TELEA) for f, m in zip(frames, holes)])
-    smooth_in = [cv2.dilate(m.astype(np.uint8), kernel).astype(bool) for m in holes]
     rounds = options.param("rounds", 2)
     if not 1 <= rounds <= 10:
         raise VidpriorError(f"rounds={rounds}: flowfill takes 1 to 10 rounds (2 is the default)")
-    out = frames
+    source = np.stack([_inpaint_frame(f, m, settings["radius"], cv2.INPAINT_TELEA) for f, m in zip(frames, holes)])
+    smooth_in = [cv2.dilate(m.astype(np.uint8), kernel).astype(bool) for m in holes]
     for _ in range(rounds):
         out = propagate(frames, holes, source, smooth_in, **settings)
         source, smooth_in = out, None
     return out
+
+
+def propagation_settings(options: RunOptions) -> dict:
+    """`propagate`'s settings from ``--param neighbours/radius/loose`` (flowfill's defaults)."""
+    return {"reach": options.param("neighbours", 10), "radius": options.param("radius", 5.0),
+            "loose": options.param("loose", 1)}
 
 
 def propagate(frames: np.ndarray, holes: np.ndarray, source: np.ndarray, smooth_in: list[np.ndarray] | None, *,
