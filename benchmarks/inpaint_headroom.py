@@ -24,7 +24,7 @@ def results(case) -> dict[str, np.ndarray]:
     for rounds in (1, 2, 3):
         options = RunOptions(progress=False, params={"rounds": rounds})
         out[f"flowfill {rounds} round{'s' if rounds > 1 else ''}"] = METHODS["flowfill"].run(problem, options)
-    settings = propagation_settings(RunOptions(progress=False))
+    settings = propagation_settings(METHODS["flowfill"].prepared(RunOptions(progress=False)))
     out["oracle flow"] = propagate(problem.observed, problem.hole, case.reference, None, **settings)
     return out
 

@@ -70,8 +70,8 @@ def one_by_one(folder: Path, text: str) -> float:
     out.mkdir(exist_ok=True)
     total = 0.0
     for job in load_jobs(folder / "jobs.yaml"):
-        job.output = str(out / Path(job.output).name)
-        total += vidprior(*job.argv(), "-q")
+        request = job.request.but(output=out / Path(job.output).name)
+        total += vidprior(*request.argv(), "-q")
     return total
 
 

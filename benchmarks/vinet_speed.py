@@ -26,15 +26,15 @@ def measure(width: int, height: int, frames: int = 30) -> dict:
     import numpy as np
     import torch
 
-    from vidprior.methods.vinet import inpaint_frames, load_weights
     from vidprior.video import read_video
+    from vidprior.vinet import inpaint_frames, load_vinet
 
     clip = read_video(CLIP / "frames", count=frames).frames
     masks = read_video(CLIP / "masks", count=frames).frames.max(axis=3) > 127
     clip = np.stack([cv2.resize(f, (width, height), interpolation=cv2.INTER_CUBIC) for f in clip])
     masks = np.stack([cv2.resize(m.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0
                       for m in masks])
-    net, meta = load_weights()
+    net, meta = load_vinet()
     inpaint_frames(net, clip[:3], masks[:3], warmup=0)  # first-call overheads out of the timing
     began = time.perf_counter()
     inpaint_frames(net, clip, masks)

@@ -1,7 +1,10 @@
-"""Shared fixtures: small synthetic clips with known content, written to temporary files."""
+"""Shared fixtures: small synthetic clips with known content, written to temporary files, and the
+`vidprior` command in a child process."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -40,3 +43,35 @@ def mask_folder(tmp_path: Path, hole: np.ndarray) -> Path:
     for i, m in enumerate(hole):
         cv2.imwrite(str(folder / f"{i:05d}.png"), m.astype(np.uint8) * 255)
     return folder
+
+
+class Vidprior:
+    """Runs the `vidprior` command in child processes, as a user would (arguments may be paths)."""
+
+    def __init__(self) -> None:
+        self.started: list[subprocess.Popen] = []
+
+    @staticmethod
+    def command(words) -> list[str]:
+        return [sys.executable, "-m", "vidprior", *map(str, words)]
+
+    def __call__(self, *words, timeout: float = 300, **kwargs) -> subprocess.CompletedProcess:
+        """Run it to the end; stdout and stderr are captured as text."""
+        return subprocess.run(self.command(words), capture_output=True, text=True, timeout=timeout, **kwargs)
+
+    def start(self, *words, **kwargs) -> subprocess.Popen:
+        """Start it in the background (text mode; pipes as asked for in ``kwargs``)."""
+        process = subprocess.Popen(self.command(words), text=True, **kwargs)
+        self.started.append(process)
+        return process
+
+
+@pytest.fixture
+def vidprior():
+    """A `Vidprior` runner; whatever it started and is still running when the test ends is killed."""
+    runner = Vidprior()
+    yield runner
+    for process in runner.started:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()

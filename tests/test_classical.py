@@ -48,7 +48,7 @@ def test_flowfill_of_a_single_frame_falls_back_to_telea(clip, hole):
     assert np.array_equal(_run("flowfill", problem), _run("telea", problem))
 
 
-@pytest.mark.parametrize("name", ["nlmeans", "bm3d"])
+@pytest.mark.parametrize("name", ["nlmeans", pytest.param("bm3d", marks=pytest.mark.slow)])
 def test_denoisers_raise_psnr(name):
     clean = panning_clip(frames=3, height=64, width=64)
     noisy = add_gaussian_noise(clean, 25.0, seed=1)
@@ -123,6 +123,7 @@ def test_codecs_round_trip_with_rate_falling_as_crf_rises(name):
     assert sizes[0] > sizes[1] and scores[0] > scores[1] > 20
 
 
+@pytest.mark.slow
 def test_flowfill_second_round_on_completed_frames_beats_the_first_on_a_real_clip():
     """Round 1's flow is dragged by the filled patch moving with the mask; round 2 re-estimates it
     on the completed frames (demo clip: real video with a painted ball, clean frames known)."""

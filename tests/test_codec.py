@@ -55,13 +55,10 @@ def test_magnitude_pruning_is_global():
         magnitude_masks(tensors, 1.0)
 
 
-def test_round_trip_is_bit_exact(tmp_path):
+def test_round_trip_is_bit_exact():
     tensors = _tensors()
     meta = {"fps": 25.0, "size": [144, 256], "frames": 10, "model": {"strides": [4, 2]}}
-    size = bitstream.write(tmp_path / "a.vpr", meta, tensors)
-    assert size == (tmp_path / "a.vpr").stat().st_size
-    assert not list(tmp_path.glob(".*partial"))
-    back_meta, back = bitstream.read(tmp_path / "a.vpr")
+    back_meta, back = bitstream.decode(bitstream.encode(meta, tensors))
     assert back_meta == meta and list(back) == list(tensors)
     for name, q in tensors.items():
         assert np.array_equal(back[name].symbols, q.symbols)

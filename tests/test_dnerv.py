@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import torch
@@ -13,15 +10,14 @@ from vidprior import metrics
 from vidprior.codec import bitstream
 from vidprior.methods import METHODS, RunOptions
 from vidprior.methods.dnerv import (
-    DnervConfig,
     DnervObjective,
     compress,
     config_for,
     decoder_parameters,
     decompress,
-    frame_differences,
     interpolate_embeddings,
 )
+from vidprior.nn.dnerv import DnervConfig, frame_differences
 from vidprior.nn.nerv import CollaborativeContentUnit, UpBlock
 from vidprior.problems import Problem, drop_frames
 from vidprior.video import read_video
@@ -82,6 +78,7 @@ def test_inpainting_loss_ignores_what_is_under_the_hole(clip, hole):
     assert losses[0] == losses[1]
 
 
+@pytest.mark.slow
 def test_tiny_fit_compresses_and_decodes_from_the_file_alone(clip):
     data = compress(clip, 25.0, RunOptions(progress=False, params={**FAST, "params": 6000}))
     meta, tensors = bitstream.decode(data)
@@ -96,6 +93,7 @@ def test_tiny_fit_compresses_and_decodes_from_the_file_alone(clip):
     assert sum(int((t.values() == 0).sum()) for t in weights) >= 0.09 * sum(t.symbols.size for t in weights)
 
 
+@pytest.mark.slow
 def test_interpolation_decodes_frames_it_never_saw(clip):
     observed = drop_frames(clip, 2)
     out = METHODS["dnerv"].run(Problem("interpolate", observed, factor=2), RunOptions(progress=False, params=FAST))
@@ -104,25 +102,23 @@ def test_interpolation_decodes_frames_it_never_saw(clip):
     assert not np.array_equal(out[1], out[0]) and between.std() > 1
 
 
-def test_compress_and_decompress_from_the_command_line(tmp_path, clip_file, clip):
+@pytest.mark.slow
+def test_compress_and_decompress_from_the_command_line(tmp_path, clip_file, clip, vidprior):
     packed = tmp_path / "clip.vpr"
     params = [x for k, v in FAST.items() for x in ("--param", f"{k}={v}")]
-    done = subprocess.run([sys.executable, "-m", "vidprior", "compress", str(clip_file), "-o", str(packed),
-                           "--params", "6000", *params, "-q"], capture_output=True, text=True)
+    done = vidprior("compress", clip_file, "-o", packed, "--params", "6000", *params, "-q")
     assert done.returncode == 0, done.stderr
     assert "bpp" in done.stdout and packed.stat().st_size > 100
     out = tmp_path / "back.mkv"
-    done = subprocess.run([sys.executable, "-m", "vidprior", "decompress", str(packed), "-o", str(out)],
-                          capture_output=True, text=True)
+    done = vidprior("decompress", packed, "-o", out)
     assert done.returncode == 0, done.stderr
     assert read_video(out).frames.shape == clip.shape
     broken = tmp_path / "broken.vpr"
     broken.write_bytes(packed.read_bytes()[:-20])
     for args, says in ([str(broken), "-o", str(tmp_path / "x.mkv")], "damaged or truncated"), \
             ([str(clip_file), "-o", str(tmp_path / "y.mkv")], "signature"):
-        bad = subprocess.run([sys.executable, "-m", "vidprior", "decompress", *args], capture_output=True, text=True)
+        bad = vidprior("decompress", *args)
         assert bad.returncode == 2 and says in bad.stderr and "Traceback" not in bad.stderr
     assert not (tmp_path / "x.mkv").exists()
-    wrong = subprocess.run([sys.executable, "-m", "vidprior", "compress", str(clip_file), "-o",
-                            str(tmp_path / "a.mp4")], capture_output=True, text=True)
+    wrong = vidprior("compress", clip_file, "-o", tmp_path / "a.mp4")
     assert wrong.returncode == 2 and ".vpr" in wrong.stderr

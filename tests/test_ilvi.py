@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
 import torch
+from helpers import psnr_vs_input_alone, wait_until
 from synthetic import task_problem
 
 from vidprior import metrics
 from vidprior.methods import METHODS, RunOptions
 from vidprior.methods.ilvi import InpaintObjective, work_shape
-from vidprior.nn.skip import SkipNet, pad_to
+from vidprior.nn.padding import pad_to
+from vidprior.nn.skip import SkipNet
 from vidprior.problems import Problem
 from vidprior.video import read_video
 
@@ -51,14 +51,16 @@ def test_work_shape_keeps_the_aspect():
     assert work_shape(480, 854, 256) == (144, 256)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task", ["inpaint", "denoise", "interpolate", "upscale"])
 def test_dip_serves_every_task(task, clip, hole):
     problem = task_problem(task, clip, hole)
-    raw = METHODS["dip"].run(problem, _options(steps=60, ema=0.0))
+    # upscaling takes the most steps to beat nearest-neighbour; the budget is for a busy machine
+    raw = METHODS["dip"].run(problem, _options(steps=500, lr=0.005, channels="16,32,32", ema=0.0, budget=600))
     assert raw.shape == (*problem.target_shape, 3) and raw.dtype == np.uint8
     clean = clip[: len(raw)]  # the target of every task here is the clean clip (first 7 frames for x2)
-    grey = np.full_like(clean, 128)
-    assert metrics.psnr(raw, clean) > metrics.psnr(grey, clean) + 3
+    ours, input_alone = psnr_vs_input_alone(problem, raw, clean)
+    assert ours > input_alone + 0.5, (ours, input_alone)
 
 
 def test_ilvi_starts_from_the_guide_and_keeps_known_pixels(clip, hole):
@@ -98,21 +100,21 @@ def test_ilvi_resumes_from_its_run_folder(tmp_path, clip, hole):
     assert np.array_equal(first, again)
 
 
-def test_ctrl_c_on_the_command_line_checkpoints_and_resume_finishes(tmp_path, clip_file, mask_folder):
+@pytest.mark.slow
+def test_ctrl_c_on_the_command_line_checkpoints_and_resume_finishes(tmp_path, clip_file, mask_folder, vidprior):
     out = tmp_path / "out.mkv"
-    command = [sys.executable, "-m", "vidprior", "inpaint", str(clip_file), "--mask", str(mask_folder), "-o", str(out),
+    command = ["inpaint", clip_file, "--mask", mask_folder, "-o", out,
                "--method", "ilvi", "--param", "steps=100000", "--param", "channels=8,16", "--param", "crop=32", "-q"]
-    proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    proc = vidprior.start(*command, stderr=subprocess.PIPE)
     run_dir = tmp_path / "out.mkv.run"
-    deadline = time.monotonic() + 120
-    while not list(run_dir.glob("*/preview.png")) and time.monotonic() < deadline:  # fitting has begun
-        time.sleep(0.5)
+    wait_until(lambda: proc.poll() is not None or list(run_dir.glob("*/preview.png")), 120, "fitting to begin")
+    assert proc.poll() is None, proc.communicate()[1]
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "interrupted at step" in err and f"--resume {run_dir}" in err
     assert not out.exists()
-    resumed = subprocess.run([*command, "--resume", str(run_dir), "--budget", "2s"], capture_output=True, text=True)
+    resumed = vidprior(*command, "--resume", run_dir, "--budget", "2s")
     assert resumed.returncode == 0, resumed.stderr
     assert "no checkpoint" not in resumed.stderr  # it carried on from the interrupted run
     assert read_video(out).frames.shape == (8, 48, 64, 3)

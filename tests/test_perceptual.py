@@ -144,7 +144,7 @@ def _noisy(x: torch.Tensor, sigma: float, seed: int) -> torch.Tensor:
     return (x + sigma * torch.randn(x.shape, generator=torch.Generator().manual_seed(seed))).clamp(0, 1)
 
 
-@pytest.mark.parametrize("net", ["alex", "vgg"])
+@pytest.mark.parametrize("net", ["alex", pytest.param("vgg", marks=pytest.mark.slow)])
 def test_real_lpips(real_cache, net):
     model = perceptual.lpips_model(net)
     y, x = torch.meshgrid(torch.linspace(0, 1, 64), torch.linspace(0, 1, 64), indexing="ij")

@@ -5,18 +5,17 @@ from __future__ import annotations
 import base64
 import json
 import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from helpers import wait_until
 
+from vidprior.jobs import JobState
 from vidprior.server import create_app
-from vidprior.workqueue import WorkQueue
+from vidprior.workqueue import JobRecord, WorkQueue
 
 
 def png_url(mask: np.ndarray) -> str:
@@ -33,13 +32,17 @@ def box(shape: tuple[int, int], top: int, left: int, size: int) -> np.ndarray:
 
 
 def wait_for(client: TestClient, job_id: str, states=("done", "failed", "cancelled"), timeout: float = 120) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        record = client.get(f"/api/jobs/{job_id}").json()
-        if record["state"] in states:
-            return record
-        time.sleep(0.3)
-    raise AssertionError(f"job {job_id} still {record['state']} after {timeout} s")
+    def record() -> dict | None:
+        found = client.get(f"/api/jobs/{job_id}").json()
+        return found if found["state"] in states else None
+
+    return wait_until(record, timeout, f"job {job_id} to be {' or '.join(states)}")
+
+
+def fitted(client: TestClient, job_id: str) -> int:
+    """How far the job's dip fit is, 0 to 1000 (0 before it begins)."""
+    bars = client.get(f"/api/jobs/{job_id}").json()["bars"]
+    return max((b["done"] for b in bars if b["label"] == "dip"), default=0)
 
 
 @pytest.fixture
@@ -144,6 +147,13 @@ def test_painted_keyframes_become_one_mask_per_frame_and_the_job_runs(client: Te
     assert client.get("/api/jobs").json()[0]["id"] == job["id"]
 
 
+def test_the_page_gets_each_methods_settings(client: TestClient):
+    methods = client.get("/api/methods").json()
+    flowfill = {s["name"]: s for s in methods["settings"]["flowfill"]}
+    assert flowfill["rounds"]["default"] == 2 and flowfill["rounds"]["range"] == "1 to 10"
+    assert set(methods["settings"]) >= {m for names in methods["tasks"].values() for m in names}
+
+
 def test_bad_job_requests_are_refused(client: TestClient, clip_file: Path):
     video = upload(client, clip_file)
     inside = png_url(box((48, 64), 10, 10, 8))
@@ -157,7 +167,12 @@ def test_bad_job_requests_are_refused(client: TestClient, clip_file: Path):
              ({"task": "transmogrify"}, "not one of"),
              ({"task": "interpolate", "factor": "x"}, "not a whole number"),
              ({"task": "upscale", "factor": 1}, "from 2 to 16"),
-             ({"task": "denoise", "sigma": "-5"}, "out of range")]
+             ({"task": "denoise", "sigma": "-5"}, "out of range"),
+             ({"task": "denoise", "method": "nlmeans", "param": {"stpes": "3"}}, "nlmeans has no setting 'stpes'"),
+             ({"task": "denoise", "method": "nlmeans", "param": {"temporal": "99"}}, "temporal=99 is out of range"),
+             ({"task": "denoise", "budget": "-5s"}, "not a duration"),
+             ({"task": "inpaint", "keyframes": {"0": inside}, "method": "vinet", "param": {"weights": "/etc/x"}},
+              "not settable from the page")]
     cases += [({"task": "inpaint", "keyframes": {"0": "data:image/png;base64,@@@"}}, "not a readable image"),
               ({"task": "inpaint", "keyframes": {"0": "data:image/png;base64,"}}, "not a readable image"),
               ({"task": "inpaint", "keyframes": ["a"]}, "keyframes must map"),
@@ -189,22 +204,22 @@ def test_a_queued_job_can_be_cancelled_queued_again_and_deleted(tmp_path: Path, 
         assert not folder.exists() and client.get(f"/api/jobs/{job['id']}").status_code == 404
 
 
+@pytest.mark.slow
 def test_a_restarted_server_resumes_the_running_job_from_its_checkpoint(tmp_path: Path, clip_file: Path):
     home = tmp_path / "home"
     spec = {"task": "denoise", "method": "dip", "budget": "12s", "sigma": "10"}
     with TestClient(create_app(home, threads=2)) as client:
         video = upload(client, clip_file)
         job = client.post("/api/jobs", json={"video": video["id"], **spec}).json()
-        record = wait_for(client, job["id"], states=("running",))
-        deadline = time.monotonic() + 60
-        while not any(b["label"] == "dip" and b["done"] > 0 for b in record["bars"]):
-            assert time.monotonic() < deadline, record
-            time.sleep(0.3)
-            record = client.get(f"/api/jobs/{job['id']}").json()
+        begun = wait_until(lambda: fitted(client, job["id"]), 60, "the dip fit to begin")
         waiting = client.post("/api/jobs", json={"video": video["id"], "task": "denoise", "method": "nlmeans"}).json()
-        time.sleep(1.5)
+
+        def fits_on_alone() -> bool:
+            assert client.get(f"/api/jobs/{waiting['id']}").json()["state"] == "queued"  # one job at a time
+            return fitted(client, job["id"]) >= begun + 125  # another 1.5 s of the 12 s budget
+
+        wait_until(fits_on_alone, 60, "the first job to fit on")
         assert client.get(f"/api/jobs/{job['id']}").json()["state"] == "running"
-        assert client.get(f"/api/jobs/{waiting['id']}").json()["state"] == "queued"  # one job at a time
         refused = client.delete(f"/api/jobs/{job['id']}")
         assert refused.status_code == 409 and "cancel it first" in refused.json()["detail"]
     # leaving the app stopped the job with a checkpoint; it is queued for the next start
@@ -223,13 +238,36 @@ def test_a_restarted_server_resumes_the_running_job_from_its_checkpoint(tmp_path
     assert "interrupted at step" in log and "--resume" in log.splitlines()[-2]
 
 
-def test_serve_refuses_a_busy_port_and_absurd_settings_in_one_line(tmp_path: Path):
+def test_job_records_written_by_the_previous_version_load_and_round_trip(tmp_path: Path):
+    """A job.json the dict-based queue wrote (home folders outlive versions) loads as a typed record, unchanged."""
+    old = {"id": "0123abcdef", "job": {"name": "0123abcdef", "task": "denoise", "input": "/v/source.mp4",
+                                       "output": "/j/result.mp4", "mask": None, "method": "nlmeans",
+                                       "options": {"sigma": 10.0}, "param": {}},
+           "state": "done", "message": "done in 2.0 s", "created": 1.7e9, "seconds": 2.0, "video": "feedc0ffee",
+           "video_name": "clip.mp4", "task": "denoise", "method": "nlmeans", "result_frames": 8}
+    interrupted = {"id": "4567abcdef", "job": old["job"], "state": "running", "message": "", "created": 1.8e9,
+                   "seconds": 0.0}  # a server died while it ran (no pid yet), from a caller without page extras
+    for record in (old, interrupted):
+        (tmp_path / "jobs" / record["id"]).mkdir(parents=True)
+        (tmp_path / "jobs" / record["id"] / "job.json").write_text(json.dumps(record, indent=1))
+    queue = WorkQueue(tmp_path)
+    done, queued = queue.record(old["id"]), queue.record(interrupted["id"])
+    assert isinstance(done, JobRecord) and done.state is JobState.DONE and done.result_frames == 8
+    assert done.output == Path("/j/result.mp4")
+    assert done.to_dict() == old and queue.view(old["id"]) == {**old, "bars": []}
+    assert queued.state is JobState.QUEUED and queued.to_dict() == {**interrupted, "state": "queued"}
+    running = JobRecord("89abcdef01", old["job"], JobState.RUNNING, pid=1234, cancelling=True, video="feedc0ffee")
+    assert JobRecord.from_dict(json.loads(json.dumps(running.to_dict()))) == running
+    assert [r["id"] for r in queue.all()] == [interrupted["id"], old["id"]]  # newest first
+
+
+@pytest.mark.slow
+def test_serve_refuses_a_busy_port_and_absurd_settings_in_one_line(tmp_path: Path, vidprior):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
         for flags, words in [(["--port", str(port)], "choose another port"), (["--port", "70000"], "not a port"),
                              (["--max-upload", "0"], "at least 1")]:
-            result = subprocess.run([sys.executable, "-m", "vidprior", "serve", "--home", str(tmp_path), *flags],
-                                    capture_output=True, text=True, timeout=60)
+            result = vidprior("serve", "--home", tmp_path, *flags, timeout=60)
             assert result.returncode == 2 and words in result.stderr and "Traceback" not in result.stderr

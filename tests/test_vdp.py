@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import torch
+from helpers import psnr_vs_input_alone
 from synthetic import task_problem
 
-from vidprior import metrics
 from vidprior.losses import pyramid, pyramid_mse
 from vidprior.methods import METHODS, RunOptions
-from vidprior.methods.vdp import FrameDecoder, LatentDynamics, VdpObjective
+from vidprior.methods.vdp import VdpObjective
 from vidprior.nn.convlstm import ConvLSTMCell
+from vidprior.nn.vdp import FrameDecoder, LatentDynamics
 from vidprior.problems import Problem, add_gaussian_noise
 from vidprior.video import read_video
 
@@ -103,14 +101,15 @@ def test_pyramid_loss_weighs_a_signal_error_more_than_the_noise():
     assert ratio(3) > 1.4 * ratio(1)  # about 3.3: the bias costs at every level, the noise mostly at the finest
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task", ["inpaint", "denoise", "interpolate", "upscale"])
 def test_vdp_serves_every_task(task, clip, hole):
     problem = task_problem(task, clip, hole)
-    raw = METHODS["vdp"].run(problem, _options(steps=80, lr="0.01"))
+    # upscaling takes the most steps to beat nearest-neighbour; the budget is for a busy machine
+    raw = METHODS["vdp"].run(problem, _options(steps=600, lr="0.01", latent="32", hidden="32", budget=600))
     assert raw.shape == (*problem.target_shape, 3) and raw.dtype == np.uint8
-    clean = clip[: len(raw)]
-    grey = np.full_like(clean, 128)
-    assert metrics.psnr(raw, clean) > metrics.psnr(grey, clean) + 3
+    ours, input_alone = psnr_vs_input_alone(problem, raw, clip[: len(raw)])
+    assert ours > input_alone + 0.5, (ours, input_alone)
 
 
 def test_vdp_keeps_its_run_in_the_run_folder(tmp_path, clip):
@@ -124,13 +123,12 @@ def test_vdp_keeps_its_run_in_the_run_folder(tmp_path, clip):
     assert first.stats["steps"] == 20 and again.stats["steps"] == 0  # the finished run is reused, not refitted
 
 
-def test_vdp_from_the_command_line(tmp_path, clip_file):
+@pytest.mark.slow
+def test_vdp_from_the_command_line(tmp_path, clip_file, vidprior):
     out = tmp_path / "up.mkv"
     params = [x for k, v in {**FAST, "steps": 15}.items() for x in ("--param", f"{k}={v}")]
-    done = subprocess.run([sys.executable, "-m", "vidprior", "upscale", str(clip_file), "--scale", "2", "--sigma", "5",
-                           "-o", str(out), "--method", "vdp", *params, "-q"], capture_output=True, text=True)
+    done = vidprior("upscale", clip_file, "--scale", "2", "--sigma", "5", "-o", out, "--method", "vdp", *params, "-q")
     assert done.returncode == 0, done.stderr
     assert read_video(out).frames.shape == (8, 96, 128, 3)
-    bad = subprocess.run([sys.executable, "-m", "vidprior", "denoise", str(clip_file), "-o", str(tmp_path / "d.mkv"),
-                          "--method", "vdp", "--param", "levels=0", "-q"], capture_output=True, text=True)
+    bad = vidprior("denoise", clip_file, "-o", tmp_path / "d.mkv", "--method", "vdp", "--param", "levels=0", "-q")
     assert bad.returncode == 2 and "levels" in bad.stderr and "Traceback" not in bad.stderr

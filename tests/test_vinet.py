@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import cv2
@@ -15,12 +13,14 @@ from synthetic import panning_clip, textured_image
 from vidprior import flow
 from vidprior.errors import VidpriorError
 from vidprior.methods import METHODS, RunOptions
-from vidprior.methods.vinet import inpaint_frames, load_weights, mirror, save_weights, shipped_weights
-from vidprior.nn.vinet import FlowEstimator, Vinet, VinetConfig, cost_volume, pad_to
+from vidprior.nn.padding import pad_to
 from vidprior.problems import Problem, stroke_masks
 from vidprior.retarget import place_object
-from vidprior.training import Clip, VinetTraining, draw_sample, synthetic_holes
 from vidprior.video import read_video, write_video
+from vidprior.vinet import Vinet, VinetConfig, inpaint_frames, load_vinet, save_vinet, shipped_weights
+from vidprior.vinet.inference import mirror
+from vidprior.vinet.network import MULTIPLE, FlowEstimator, cost_volume
+from vidprior.vinet.training import TrainingClip, VinetTraining, draw_sample, synthetic_holes
 
 TINY = VinetConfig(width=4, displacement=2)
 
@@ -28,11 +28,7 @@ TINY = VinetConfig(width=4, displacement=2)
 @pytest.fixture
 def weights(tmp_path: Path) -> Path:
     torch.manual_seed(0)
-    return save_weights(Vinet(TINY), tmp_path / "tiny.safetensors", trained="random, for tests")
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "vidprior", *args], capture_output=True, text=True)
+    return save_vinet(Vinet(TINY), tmp_path / "tiny.safetensors", trained="random, for tests")
 
 
 # ------------------------------------------------------------------------------------ the network
@@ -42,7 +38,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 def test_step_shapes_at_odd_sizes(size):
     torch.manual_seed(0)
     net = Vinet(TINY)
-    x, (h, w) = pad_to(torch.rand(2, 3, *size) * 2 - 1)
+    x, (h, w) = pad_to(torch.rand(2, 3, *size) * 2 - 1, MULTIPLE, mode="replicate")
     assert (h, w) == size and x.shape[-2] % 8 == 0 and x.shape[-1] % 8 == 0
     hole = torch.zeros(2, 1, *x.shape[-2:])
     hole[..., 8:16, 8:20] = 1
@@ -98,7 +94,7 @@ def test_mirror_indexing():
 
 
 def test_inpainting_keeps_known_pixels_at_odd_sizes(weights):
-    net, meta = load_weights(weights)
+    net, meta = load_vinet(weights)
     assert meta["trained"] == "random, for tests" and net.config == TINY
     clip = panning_clip(frames=7, height=37, width=53)
     hole = stroke_masks((37, 53), 7, seed=1, coverage=0.1)
@@ -111,8 +107,8 @@ def test_inpainting_keeps_known_pixels_at_odd_sizes(weights):
 
 
 def test_weights_round_trip_and_bad_files(tmp_path, weights):
-    net, _ = load_weights(weights)
-    again = load_weights(save_weights(net, tmp_path / "again.safetensors"))[0]
+    net, _ = load_vinet(weights)
+    again = load_vinet(save_vinet(net, tmp_path / "again.safetensors"))[0]
     assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), again.state_dict().values()))
     garbage = tmp_path / "garbage.safetensors"
     garbage.write_bytes(b"not a safetensors file at all")
@@ -120,17 +116,18 @@ def test_weights_round_trip_and_bad_files(tmp_path, weights):
     truncated.write_bytes(weights.read_bytes()[:-100])
     for bad in (garbage, truncated, tmp_path / "missing.safetensors"):
         with pytest.raises(VidpriorError):
-            load_weights(bad)
+            load_vinet(bad)
     from safetensors.torch import save_file
 
     wrong = tmp_path / "wrong.safetensors"
     save_file({"x": torch.zeros(2)}, str(wrong), metadata={"config": '{"width": 4, "displacement": 2}'})
     with pytest.raises(VidpriorError, match="do not fit"):
-        load_weights(wrong)
+        load_vinet(wrong)
 
 
+@pytest.mark.slow
 def test_the_shipped_checkpoint_loads_and_inpaints():
-    net, meta = load_weights()
+    net, meta = load_vinet()
     assert shipped_weights().stat().st_size < 8 * 2**20
     assert "17 clips" in meta["trained"]
     clip = read_video(shipped_weights().with_name("demo.mp4"), count=16).frames
@@ -161,11 +158,11 @@ def test_holes_are_objects_or_strokes():
     assert len({h.tobytes() for h in holes}) == 8
 
 
-@pytest.mark.parametrize("stage", ["single", "recurrent"])
+@pytest.mark.parametrize("stage", ["single", pytest.param("recurrent", marks=pytest.mark.slow)])
 def test_training_steps_lower_the_loss(stage):
     torch.manual_seed(0)
     net = Vinet(TINY)
-    clips = [Clip("pan", panning_clip(frames=16, height=40, width=48, step=1))]
+    clips = [TrainingClip("pan", panning_clip(frames=16, height=40, width=48, step=1))]
     objective = VinetTraining(net, clips, stage=stage, batch=1, crop=40)
     optimizer = torch.optim.Adam(net.parameters(), 3e-3)
 
@@ -181,16 +178,17 @@ def test_training_steps_lower_the_loss(stage):
     assert float(loss_on_one_sample().detach()) < 0.9 * before
 
 
+@pytest.mark.slow
 def test_adaptation_trusts_only_known_pixels(weights):
     clip = panning_clip(frames=10, height=40, width=48, step=1)
     hole = np.zeros(clip.shape[:3], bool)
     hole[:, 10:30, 10:30] = True
     truth = clip.copy()
     losses = []
-    net = load_weights(weights)[0]
+    net = load_vinet(weights)[0]
     for under in (255, 0):  # what is under the hole must not matter to the image terms
         clip[hole] = under
-        objective = VinetTraining(net, [Clip("in", clip, ~hole)], stage="recurrent", batch=1, crop=40,
+        objective = VinetTraining(net, [TrainingClip("in", clip, ~hole)], stage="recurrent", batch=1, crop=40,
                                   flow_weight=0.0, temporal_weight=0.0)
         torch.manual_seed(5)
         losses.append(objective.loss(0)[0])
@@ -203,7 +201,8 @@ def test_adaptation_trusts_only_known_pixels(weights):
     assert options.stats["adapt steps"] > 0
 
 
-def test_train_command_writes_loadable_weights_and_resumes(tmp_path):
+@pytest.mark.slow
+def test_train_command_writes_loadable_weights_and_resumes(tmp_path, vidprior):
     data = tmp_path / "data"
     for name, seed in (("a", 0), ("b", 1)):
         (data / name / "frames").mkdir(parents=True)
@@ -216,22 +215,22 @@ def test_train_command_writes_loadable_weights_and_resumes(tmp_path):
     out = tmp_path / "w.safetensors"
     args = ["train", "vinet", "--data", str(data), "-o", str(out), "--budget", "4s", "--width", "4", "--crop", "32",
             "--batch", "1", "-q"]
-    done = _cli(*args)
+    done = vidprior(*args)
     assert done.returncode == 0, done.stderr
-    net, meta = load_weights(out)
+    net, meta = load_vinet(out)
     assert net.config.width == 4 and "2 clips" in meta["trained"]
     # both stages finished: a resumed run returns the cached results at once, same weights
-    again = _cli(*args, "--resume")
+    again = vidprior(*args, "--resume")
     assert again.returncode == 0, again.stderr
-    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), load_weights(out)[0].state_dict().values()))
-    bad = _cli("train", "vinet", "--data", str(tmp_path / "nothing"), "-o", str(out))
+    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), load_vinet(out)[0].state_dict().values()))
+    bad = vidprior("train", "vinet", "--data", str(tmp_path / "nothing"), "-o", str(out))
     assert bad.returncode == 2 and "no such file" in bad.stderr
-    bad = _cli("train", "vinet", "--data", str(data), "-o", str(tmp_path / "w.pt"))
+    bad = vidprior("train", "vinet", "--data", str(data), "-o", str(tmp_path / "w.pt"))
     assert bad.returncode == 2 and ".safetensors" in bad.stderr
 
 
 def test_samples_come_from_torchs_rng_so_a_resumed_run_draws_the_same():
-    clips = [Clip("pan", panning_clip(frames=14, height=32, width=40, step=1))]
+    clips = [TrainingClip("pan", panning_clip(frames=14, height=32, width=40, step=1))]
     draws = []
     for seed in (0, 0, 1):
         torch.manual_seed(seed)
@@ -245,13 +244,15 @@ def test_samples_come_from_torchs_rng_so_a_resumed_run_draws_the_same():
 # ------------------------------------------------------------------------------------ the commands
 
 
-def test_inpaint_with_weights_and_adaptation_from_the_command_line(tmp_path, weights, clip_file, mask_folder, clip):
+@pytest.mark.slow
+def test_inpaint_with_weights_and_adaptation_from_the_command_line(tmp_path, weights, clip_file, mask_folder, clip,
+                                                                    vidprior):
     plain, adapted = tmp_path / "plain.mkv", tmp_path / "adapted.mkv"
-    done = _cli("inpaint", str(clip_file), "--mask", str(mask_folder), "--method", "vinet", "--weights", str(weights),
-                "-o", str(plain), "-q")
+    done = vidprior("inpaint", clip_file, "--mask", mask_folder, "--method", "vinet", "--weights", weights,
+                    "-o", plain, "-q")
     assert done.returncode == 0, done.stderr
-    done = _cli("inpaint", str(clip_file), "--mask", str(mask_folder), "--method", "vinet", "--weights", str(weights),
-                "--adapt", "3s", "-o", str(adapted), "-q")
+    done = vidprior("inpaint", clip_file, "--mask", mask_folder, "--method", "vinet", "--weights", weights,
+                    "--adapt", "3s", "-o", adapted, "-q")
     assert done.returncode == 0, done.stderr
     a, b = read_video(plain).frames, read_video(adapted).frames
     assert a.shape == b.shape == clip.shape and not np.array_equal(a, b)
@@ -260,7 +261,7 @@ def test_inpaint_with_weights_and_adaptation_from_the_command_line(tmp_path, wei
         (["--method", "vinet", "--weights", str(tmp_path / "none.safetensors")], "no such file"),
         (["--method", "vinet", "--weights", str(weights), "--adapt", "soon"], "not a duration"),
     ):
-        bad = _cli("inpaint", str(clip_file), "--mask", str(mask_folder), *args, "-o", str(tmp_path / "x.mkv"), "-q")
+        bad = vidprior("inpaint", clip_file, "--mask", mask_folder, *args, "-o", tmp_path / "x.mkv", "-q")
         assert bad.returncode == 2 and says in bad.stderr and "Traceback" not in bad.stderr
     assert not (tmp_path / "x.mkv").exists()
 
@@ -277,22 +278,23 @@ def test_place_object_keeps_its_size_and_scaled_position():
     assert np.array_equal(place_object(out, frame, np.zeros_like(mask)), out)
 
 
-def test_retarget_from_the_command_line(tmp_path, weights, clip_file, mask_folder, clip):
+@pytest.mark.slow
+def test_retarget_from_the_command_line(tmp_path, weights, clip_file, mask_folder, clip, vidprior):
     out = tmp_path / "narrow.mkv"
-    done = _cli("retarget", str(clip_file), "--mask", str(mask_folder), "--width", "40", "--weights", str(weights),
-                "-o", str(out), "-q")
+    done = vidprior("retarget", clip_file, "--mask", mask_folder, "--width", "40", "--weights", weights,
+                    "-o", out, "-q")
     assert done.returncode == 0, done.stderr
     narrow = read_video(out).frames
     assert narrow.shape == (len(clip), clip.shape[1], 40, 3)
-    done = _cli("retarget", str(clip_file), "--mask", str(mask_folder), "--width", "96", "--method", "telea",
-                "-o", str(tmp_path / "wide.mkv"), "-q")
+    done = vidprior("retarget", clip_file, "--mask", mask_folder, "--width", "96", "--method", "telea",
+                    "-o", tmp_path / "wide.mkv", "-q")
     assert done.returncode == 0, done.stderr
     assert read_video(tmp_path / "wide.mkv").frames.shape[2] == 96
     for width in ("4", "100000"):
-        bad = _cli("retarget", str(clip_file), "--mask", str(mask_folder), "--width", width, "--method", "telea",
-                   "-o", str(tmp_path / "bad.mkv"), "-q")
+        bad = vidprior("retarget", clip_file, "--mask", mask_folder, "--width", width, "--method", "telea",
+                       "-o", tmp_path / "bad.mkv", "-q")
         assert bad.returncode == 2 and "--width" in bad.stderr and not (tmp_path / "bad.mkv").exists()
     write_video(tmp_path / "short.mkv", clip[:3], fps=25.0)
-    bad = _cli("retarget", str(tmp_path / "short.mkv"), "--mask", str(mask_folder), "--width", "40", "--method",
-               "telea", "-o", str(tmp_path / "bad.mkv"), "-q")
+    bad = vidprior("retarget", tmp_path / "short.mkv", "--mask", mask_folder, "--width", "40", "--method", "telea",
+                   "-o", tmp_path / "bad.mkv", "-q")
     assert bad.returncode == 2 and "masks for a video of 3 frames" in bad.stderr

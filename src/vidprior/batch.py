@@ -1,35 +1,40 @@
 """`vidprior batch JOBS.yaml`: run many jobs with one command, locally or on a Ray cluster.
 
-The job file lists jobs (see `vidprior.jobs.Job`), with optional defaults for all of them::
-
-    defaults: {task: inpaint, method: flowfill, mask_dilate: 2}
-    jobs:
-      - {input: clips/tennis.mp4, mask: clips/tennis-masks/}
-      - {input: clips/bmx.mp4, mask: clips/bmx-masks/, method: ilvi, budget: 3m}
-      - {input: clips/noisy.mkv, task: denoise, sigma: 25, output: out/clean.mkv}
-
-Paths are relative to the job file; ``output`` defaults to ``results/NAME.mp4`` beside it. Each
-job gets a folder under ``JOBS.batch/`` (run/, status.json, log.txt); ``summary.md`` there lists
-how every job ended. Finished jobs (output exists) are skipped, interrupted ones resumed from
-their checkpoints. Locally, ``workers`` processes run at once (default: half the cores, at
-least 2), the cores shared among them; with ``ray_address`` every job is a Ray task asking for a
-GPU where the cluster has one (inputs and outputs must then be on a file system all nodes see).
+The job file is described by `JOB_FILE` (also `vidprior batch --help`). Each job gets a folder
+under ``JOBS.batch/`` (run/, status.json, log.txt); ``summary.md`` there lists how every job
+ended. Locally, ``workers`` processes run at once (default: half the cores, at least 2), the cores
+shared among them; with ``ray_address`` every job is a Ray task asking for a GPU where the cluster
+has one (inputs and outputs must then be on a file system all nodes see).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import signal
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import VidpriorError
-from .jobs import Job, JobResult, run_job
+from .jobs import Job, JobResult, JobState, run_job
 from .progress import Bar, read_status
+from .signals import on_stop_signals
+
+JOB_FILE = """Run the jobs of a YAML job file: each is one vidprior command (its task, input, mask,
+method, output and any of its options by name), with optional defaults for all of them:
+
+    defaults: {task: inpaint, mask_dilate: 2}
+    jobs:
+      - {input: clips/tennis.mp4, mask: clips/tennis-masks/}
+      - {input: clips/bmx.mp4, mask: clips/bmx-masks/, method: ilvi, budget: 3m, param: {lr: 0.001}}
+      - {input: noisy.mkv, task: denoise, sigma: 25, mask: null, mask_dilate: null, output: out/clean.mkv}
+
+Paths are relative to the job file; an output defaults to results/NAME.mp4 beside it (NAME: the
+job's 'name' or its input's); null means 'not given' (here: no default mask for the denoising job).
+Every job is checked before any runs. Finished jobs (output exists) are skipped, interrupted ones
+(Ctrl-C) resume from their checkpoints; JOBS.batch/summary.md says how each ended."""
 
 
 def load_jobs(path: Path) -> list[Job]:
@@ -50,7 +55,7 @@ def load_jobs(path: Path) -> list[Job]:
     defaults = spec.get("defaults") or {}
     if not isinstance(defaults, dict):
         raise VidpriorError(f"{path}: 'defaults' must be a mapping, e.g. {{task: inpaint}}")
-    jobs = [Job.from_dict({**defaults, **item} if isinstance(item, dict) else item, path.parent, f"job{i + 1}")
+    jobs = [Job.from_spec({**defaults, **item} if isinstance(item, dict) else item, path.parent, f"job{i + 1}")
             for i, item in enumerate(spec["jobs"])]
     names = [job.name for job in jobs]
     twice = sorted({n for n in names if names.count(n) > 1})
@@ -60,20 +65,6 @@ def load_jobs(path: Path) -> list[Job]:
     if len(set(outputs)) < len(outputs):
         raise VidpriorError(f"{path}: two jobs write the same output; give them different 'output' or 'name'")
     return jobs
-
-
-@contextmanager
-def _stop_on_signals(stop: threading.Event):
-    """Ctrl-C / SIGTERM set ``stop`` (jobs then checkpoint and end) instead of killing the batch."""
-    def request(signum, frame):
-        stop.set()
-
-    previous = {s: signal.signal(s, request) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
 
 
 def run_batch(path: Path, *, workers: int | None = None, ray_address: str | None = None,
@@ -91,7 +82,8 @@ def run_batch(path: Path, *, workers: int | None = None, ray_address: str | None
     threads = max(1, cores // workers)
     stop = threading.Event()
     results: dict[str, JobResult] = {}
-    with _stop_on_signals(stop), Bar(len(jobs), "batch", unit="job", show=progress) as bar:
+    # Ctrl-C / SIGTERM set ``stop`` (jobs then checkpoint and end) instead of killing the batch
+    with on_stop_signals(lambda signum: stop.set()), Bar(len(jobs), "batch", unit="job", show=progress) as bar:
         def finished(result: JobResult) -> None:
             results[result.name] = result
             bar.update()
@@ -106,18 +98,18 @@ def run_batch(path: Path, *, workers: int | None = None, ray_address: str | None
                         _show_running(jobs, folder, results, bar)
                         time.sleep(0.5)
                     finished(future.result())
-    ordered = [results.get(job.name) or JobResult(job.name, "interrupted") for job in jobs]
+    ordered = [results.get(job.name) or JobResult(job.name, JobState.INTERRUPTED) for job in jobs]
     _write_summary(folder, jobs, ordered)
     return ordered
 
 
 def _run_local(job: Job, folder: Path, threads: int, stop: threading.Event) -> JobResult:
     if stop.is_set():
-        return JobResult(job.name, "interrupted", message="not started")
+        return JobResult(job.name, JobState.INTERRUPTED, message="not started")
     try:
         return run_job(job, folder / job.name, threads=threads, stop=stop)
     except OSError as exc:  # e.g. the output folder cannot be made: this job fails, the batch goes on
-        return JobResult(job.name, "failed", message=str(exc))
+        return JobResult(job.name, JobState.FAILED, message=str(exc))
 
 
 def _show_running(jobs: list[Job], folder: Path, results: dict, bar: Bar) -> None:
@@ -159,7 +151,7 @@ def _run_on_ray(jobs: list[Job], folder: Path, address: str, threads: int, stop:
             try:
                 finished(ray.get(ref))
             except (ray.exceptions.TaskCancelledError, ray.exceptions.RayTaskError) as exc:
-                state = "interrupted" if cancelled else "failed"
+                state = JobState.INTERRUPTED if cancelled else JobState.FAILED
                 finished(JobResult(job.name, state, message=str(exc).splitlines()[0]))
         _show_running(jobs, folder, {}, bar)
 
@@ -175,5 +167,6 @@ def _write_summary(folder: Path, jobs: list[Job], results: list[JobResult]) -> N
 
 
 def summary_line(results: list[JobResult]) -> str:
-    counts = {s: sum(r.state == s for r in results) for s in ("done", "skipped", "interrupted", "failed")}
-    return ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+    counts = Counter(r.state for r in results)
+    ends = (JobState.DONE, JobState.SKIPPED, JobState.INTERRUPTED, JobState.FAILED)
+    return ", ".join(f"{counts[s]} {s}" for s in ends if counts[s])

@@ -34,11 +34,12 @@ from . import metrics
 from .errors import VidpriorError
 from .methods import CODECS, METHODS, RunOptions, get_method
 from .problems import Problem, add_gaussian_noise, add_poisson_noise, downscale_frames, drop_frames, moving_masks
+from .requests import TASKS
 from .video import read_video
 
 POISSON_PEAK = 30.0
 NOISY_SR_SIGMA = 10.0  # the hard super-resolution case of VDP: noisy low-resolution input
-BENCH_TASKS = ("inpaint", "denoise", "interpolate", "upscale", "compress")
+BENCH_TASKS = (*TASKS, "compress")
 MAIN_METRIC = {"inpaint": "psnr", "denoise": "psnr", "interpolate": "psnr", "upscale": "psnr_y", "compress": "psnr"}
 
 
@@ -199,41 +200,69 @@ def run_codec(case_clip: Clip, name: str) -> list[Record]:
     return records
 
 
-def run_bench(args) -> list[Record]:
-    """Run the benchmark described by the CLI arguments; writes JSON, markdown and PNG."""
-    from .cli import parse_duration, parse_params
+@dataclass
+class Benchmark:
+    """What `run_bench` runs: ``task`` on the clips of ``clips`` with ``methods`` (None: all for the task).
 
-    task = args.task
+    params: method settings for the runs, each given to the methods that declare it (ablations).
+    budget: seconds per clip for learned methods (None: their defaults).
+    """
+
+    clips: Path
+    task: str
+    methods: list[str] | None = None
+    frames: int = 30
+    only: list[str] | None = None
+    sigmas: list[float] = field(default_factory=lambda: [25.0, 50.0])
+    factor: int | None = None
+    budget: float | None = None
+    out: Path = Path("benchmarks/results")
+    name: str | None = None
+    params: dict = field(default_factory=dict)
+    seed: int = 0
+    progress: bool = True
+
+
+def run_bench(bench: Benchmark) -> list[Record]:
+    """Run ``bench``; writes JSON, markdown and PNG."""
+    task = bench.task
     if task not in BENCH_TASKS:
         raise VidpriorError(f"--task {task} is not one of {', '.join(BENCH_TASKS)}")
     pool = CODECS if task == "compress" else {k: m for k, m in METHODS.items() if task in m.tasks}
-    names = args.methods.split(",") if args.methods else list(pool)
+    names = bench.methods or list(pool)
     for name in names:
         if name not in pool:
             raise VidpriorError(f"'{name}' does not do {task}; choose from {', '.join(pool)}")
-    factor = args.factor or {"interpolate": 2, "upscale": 4}.get(task, 1)
-    sigmas = [float(s) for s in str(args.sigma).split(",")]
-    options = RunOptions(seed=args.seed, progress=not args.quiet, params=parse_params(getattr(args, "param", [])),
-                         budget=parse_duration(args.budget) if args.budget else None)
-    clips = load_clips(args.clips, args.frames, args.only.split(",") if args.only else None)
-    everything = load_clips(args.clips, args.frames) if args.only else clips
+    settings = {n: {k: v for k, v in bench.params.items() if any(s.name == k for s in pool[n].settings)}
+                for n in names if task != "compress"}
+    unused = set(bench.params) - {k for chosen in settings.values() for k in chosen}
+    if unused:
+        raise VidpriorError(f"--param {sorted(unused)[0]}: none of {', '.join(names)} has this setting; "
+                            "`vidprior methods NAME` lists a method's settings")
+    for name, chosen in settings.items():
+        METHODS[name].settings_from(chosen)  # a bad value stops the benchmark before it starts
+    factor = bench.factor or {"interpolate": 2, "upscale": 4}.get(task, 1)
+    clips = load_clips(bench.clips, bench.frames, bench.only)
+    everything = load_clips(bench.clips, bench.frames) if bench.only else clips
     records: list[Record] = []
     for clip in clips:
         if task == "compress":
             for name in names:
                 records += run_codec(clip, name)
-                _say(args, records[-1])
+                _say(bench, records[-1])
             continue
-        for case in make_cases(task, clip, everything, sigmas, factor, args.seed):
+        for case in make_cases(task, clip, everything, bench.sigmas, factor, bench.seed):
             for name in names:
+                options = RunOptions(seed=bench.seed, progress=bench.progress, params=settings[name],
+                                     budget=bench.budget)
                 records.append(run_method(task, case, clip.name, name, options))
-                _say(args, records[-1])
-    write_outputs(Path(args.out), task, records, args)
+                _say(bench, records[-1])
+    write_outputs(Path(bench.out), task, records, bench)
     return records
 
 
-def _say(args, record: Record) -> None:
-    if not args.quiet:
+def _say(bench: Benchmark, record: Record) -> None:
+    if bench.progress:
         main = record.metrics.get(MAIN_METRIC[record.task], float("nan"))
         print(f"{record.clip:>12} {record.case:>18} {record.method:>10}: {MAIN_METRIC[record.task]} {main:6.2f}"
               f"  {record.seconds:6.1f}s  {record.peak_mb:6.0f} MB", flush=True)
@@ -341,19 +370,19 @@ def plot(task: str, records: list[Record], path: Path) -> None:
     plt.close(fig)
 
 
-def write_outputs(out: Path, task: str, records: list[Record], args) -> None:
-    """<out>/<name>.json, .md and .png, where the name is ``--name`` or the task."""
+def write_outputs(out: Path, task: str, records: list[Record], bench: Benchmark) -> None:
+    """<out>/<name>.json, .md and .png, where the name is ``bench.name`` or the task."""
     out.mkdir(parents=True, exist_ok=True)
-    name = getattr(args, "name", None) or task
+    name = bench.name or task
     machine = (f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
                f"{torch.get_num_threads()} threads")
-    meta = {"task": task, "frames": args.frames, "clips": str(args.clips), "seed": args.seed,
-            "params": getattr(args, "param", []),
-            "budget": args.budget, "machine": machine, "date": time.strftime("%Y-%m-%d")}
+    params = [f"{k}={v}" for k, v in bench.params.items()]
+    meta = {"task": task, "frames": bench.frames, "clips": str(bench.clips), "seed": bench.seed, "params": params,
+            "budget": bench.budget, "machine": machine, "date": time.strftime("%Y-%m-%d")}
     (out / f"{name}.json").write_text(json.dumps({"meta": meta, "records": [asdict(r) for r in records]}, indent=1))
-    budget = f"; budget {args.budget} per clip" if args.budget else ""
-    budget += "".join(f"; {p}" for p in getattr(args, "param", []))
-    text = (f"## {name}\n\n{args.frames} frames per clip{budget}; {machine}; {meta['date']}.\n\n"
+    budget = f"; budget {bench.budget:g}s per clip" if bench.budget else ""
+    budget += "".join(f"; {p}" for p in params)
+    text = (f"## {name}\n\n{bench.frames} frames per clip{budget}; {machine}; {meta['date']}.\n\n"
             f"{summary_table(task, records)}\n\n{per_clip_table(task, records)}\n\n"
             + (f"{bd_rate_table(records)}\n\n" if task == "compress" else "") + f"![{name}]({name}.png)\n")
     (out / f"{name}.md").write_text(text)

@@ -1,175 +1,73 @@
-"""The ``vidprior`` command: one subcommand per task, plus ``methods``, ``bench`` and ``demo``.
+"""The ``vidprior`` command: one subcommand per task (inpaint, denoise, interpolate, upscale), ``compress``,
+``decompress``, ``retarget``, and ``methods``, ``train``, ``bench``, ``batch``, ``serve``, ``demo``.
 
-Bad input ends with a one-line ``vidprior: error: ...`` on stderr and exit code 2.
+The commands that restore, compress or retarget a video take their flags from the options that
+`vidprior.requests` declares and run a checked `Request`. Bad input ends with a one-line
+``vidprior: error: ...`` on stderr and exit code 2.
 """
 
 from __future__ import annotations
 
 import argparse
-import re
 import shlex
 import sys
 from pathlib import Path
 
+from .batch import JOB_FILE
 from .errors import VidpriorError
 from .fit import Interrupted
-from .methods import CODECS, DEFAULTS, METHODS, RunOptions
+from .methods import CODECS, DEFAULTS, METHODS, get_method
 from .progress import report_to
+from .requests import COMMANDS, DEVICES, OPTIONS, STATUS, Request, default_run_dir, parse_duration, parse_params
 
-TASK_HELP = {
-    "inpaint": "remove objects: fill the masked region of every frame",
-    "denoise": "remove noise",
-    "interpolate": "make in-between frames (k times the frame rate)",
-    "upscale": "super-resolve to s times the width and height",
-}
+_COMMAND_HELP = {("compress", "budget"): "fitting time, e.g. 90s, 5m (default 150s)",
+                 ("compress", "param"): "DNeRV setting (e.g. prune=0.2; `vidprior methods dnerv` lists them)",
+                 ("compress", "input"): "video file or frame folder"}
 
 
-def parse_duration(text: str, flag: str = "--budget") -> float:
-    """'90', '90s', '3m', '1.5h' -> seconds."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", str(text))
-    if not match or float(match.group(1)) <= 0:
-        raise VidpriorError(f"{flag} {text!r} is not a duration; write e.g. 90s, 3m or 1h")
-    return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
-
-
-def parse_params(items: list[str]) -> dict[str, object]:
-    """['iters=300', 'lr=1e-3', 'mode=fast'] -> {'iters': 300, 'lr': 0.001, 'mode': 'fast'}."""
-    params: dict[str, object] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise VidpriorError(f"--param {item!r} must look like key=value")
-        for convert in (int, float):
-            try:
-                params[key] = convert(value)
-                break
-            except ValueError:
-                continue
+def _request_parser(sub: argparse._SubParsersAction, command: str) -> argparse.ArgumentParser:
+    """The subcommand of ``command`` with a flag per declared option (values converted by `Request.build`)."""
+    p = sub.add_parser(command, help=COMMANDS[command], description=COMMANDS[command])
+    for option in OPTIONS[command]:
+        text = _COMMAND_HELP.get((command, option.name)) or option.help
+        if option.name == "method" and command in DEFAULTS:
+            serving = ", ".join(m.name for m in METHODS.values() if command in m.tasks)
+            text = f"one of {serving} (default {DEFAULTS[command]}; `vidprior methods NAME` gives its settings)"
+        if option.name == "input":
+            p.add_argument("input", help=text)
+            continue
+        flags = [option.short, option.flag] if option.short else [option.flag]
+        if option.switch:
+            p.add_argument(*flags, action="store_true", help=text)
+        elif option.name == "param":
+            p.add_argument(*flags, action="append", default=[], metavar=option.metavar, help=text)
         else:
-            params[key] = value
-    return params
-
-
-def _task_parser(sub: argparse._SubParsersAction, task: str) -> argparse.ArgumentParser:
-    p = sub.add_parser(task, help=TASK_HELP[task], description=TASK_HELP[task])
-    p.add_argument("input", type=Path, help="video file (mp4/mkv/mov/avi/webm), frame folder or image")
-    p.add_argument("-o", "--output", type=Path, required=True,
-                   help="output: .mp4/.mov (H.264), .mkv (lossless FFV1) or a folder name (PNG frames)")
-    serving = [m.name for m in METHODS.values() if task in m.tasks]
-    p.add_argument("--method", default=DEFAULTS[task], help=f"one of {', '.join(serving)} (default {DEFAULTS[task]})")
-    p.add_argument("--start", type=int, default=0, help="first frame to use (default 0)")
-    p.add_argument("--frames", type=int, default=None, help="number of frames to use (default: all)")
-    p.add_argument("--crf", type=int, default=18, help="H.264 quality for .mp4/.mov output, 0-51 (default 18)")
-    p.add_argument("--compare", type=Path, default=None, help="also write a side-by-side before/after video here")
-    p.add_argument("--reference", type=Path, default=None, help="clean video to score the result against")
-    _fitting_arguments(p, "time budget per window for learned methods, e.g. 90s, 3m", "method-specific setting")
+            p.add_argument(*flags, required=option.required, metavar=option.metavar,
+                           choices=option.choices or None, help=text)
     return p
 
 
-def _fitting_arguments(p: argparse.ArgumentParser, budget_help: str, param_help: str) -> None:
-    """The options of every command that may fit a network: budget, device, run folder, resume, seed."""
-    p.add_argument("--budget", default=None, help=budget_help)
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
-    p.add_argument("--run-dir", type=Path, default=None,
-                   help="folder for checkpoints and previews of learned methods (default: OUTPUT.run)")
-    p.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
-                   help="carry on an interrupted run from its run folder")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help=param_help)
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    _status_argument(p)
+class _OneLineParser(argparse.ArgumentParser):
+    """Refuses a bad command line in one line, as every other bad input is (exit code 2)."""
+
+    def error(self, message: str):
+        self.exit(2, f"vidprior: error: {message} (`{self.prog} --help` lists the options)\n")
 
 
-def _status_argument(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--status", type=Path, default=None, metavar="FILE",
-                   help="also write progress (fraction, ETA, loss) to this JSON file, for other programs")
-
-
-def _vinet_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--weights", type=Path, default=None, help="vinet: weights file (default: the shipped checkpoint)")
-    p.add_argument("--adapt", default=None, metavar="DURATION",
-                   help="vinet: fine-tune on this video before inpainting, e.g. 60s")
-
-
-def run_options(args: argparse.Namespace) -> RunOptions:
-    """RunOptions from a task-like command's arguments (run folder defaults to OUTPUT.run)."""
-    if args.resume is not None and not args.resume.is_dir():
-        raise VidpriorError(f"--resume {args.resume}: no such run folder")
-    params = parse_params(args.param)
-    if getattr(args, "weights", None) is not None or getattr(args, "adapt", None) is not None:
-        if args.method != "vinet":
-            raise VidpriorError("--weights and --adapt apply to --method vinet only")
-        if args.weights is not None:
-            params["weights"] = str(args.weights)
-        if args.adapt is not None:
-            params["adapt"] = parse_duration(args.adapt, "--adapt")
-    run_dir = args.resume or args.run_dir or args.output.with_name(args.output.name + ".run")
-    return RunOptions(seed=args.seed, device=args.device, progress=not args.quiet,
-                      budget=parse_duration(args.budget) if getattr(args, "budget", None) else None,
-                      params=params, run_dir=run_dir, resume=args.resume is not None)
-
-
-BATCH_HELP = """Run the jobs of a YAML job file: each is one vidprior command (its task, input, mask,
-method, output and any of its options by name), with optional defaults for all of them:
-
-    defaults: {task: inpaint, method: flowfill, mask_dilate: 2}
-    jobs:
-      - {input: clips/tennis.mp4, mask: clips/tennis-masks/}
-      - {input: clips/bmx.mp4, mask: clips/bmx-masks/, method: ilvi, budget: 3m, param: {lr: 0.001}}
-      - {input: noisy.mkv, task: denoise, sigma: 25, mask: null, output: out/clean.mkv}
-
-Paths are relative to the job file; an output defaults to results/NAME.mp4 beside it (NAME: the
-job's 'name' or its input's). Every job is checked before any runs. Finished jobs (output exists)
-are skipped, interrupted ones (Ctrl-C) resume from their checkpoints; JOBS.batch/summary.md says
-how each ended."""
-
-
-def build_parser(parser_class: type[argparse.ArgumentParser] = argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The command's parser (``parser_class`` lets `vidprior.jobs` check job files without exiting)."""
-    parser = parser_class(prog="vidprior", description="Video restoration with learned priors.")
+def build_parser() -> argparse.ArgumentParser:
+    """The command's parser (its subcommands' parsers are of the same class)."""
+    parser = _OneLineParser(prog="vidprior", description="Video restoration with learned priors.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = _task_parser(sub, "inpaint")
-    p.add_argument("--mask", type=Path, required=True,
-                   help="folder of mask images, a mask video, or one image for all frames (white = fill)")
-    p.add_argument("--mask-dilate", type=int, default=0, help="grow the mask by N pixels (default 0)")
-    _vinet_options(p)
-    p = _task_parser(sub, "denoise")
-    p.add_argument("--sigma", type=float, default=None, help="noise std on the 0-255 scale (default: estimated)")
-    p = _task_parser(sub, "interpolate")
-    p.add_argument("--factor", type=int, required=True, help="frame-rate multiplier k (2 = one new frame per gap)")
-    p = _task_parser(sub, "upscale")
-    p.add_argument("--scale", type=int, required=True, help="upscaling factor s (2, 3, 4, ...)")
-    p.add_argument("--sigma", type=float, default=None,
-                   help="noise std of a noisy low-resolution input, 0-255 scale (vdp/dip stop at that noise floor)")
-
-    p = sub.add_parser("compress", help="fit DNeRV to a video and store it as a small .vpr file")
-    p.add_argument("input", type=Path, help="video file or frame folder")
-    p.add_argument("-o", "--output", type=Path, required=True, help="the compressed file, NAME.vpr")
-    rate = p.add_mutually_exclusive_group()
-    rate.add_argument("--bpp", type=float, default=None, help="target bits per pixel (e.g. 0.1)")
-    rate.add_argument("--params", type=int, default=None, help="target decoder size in weights (e.g. 50000)")
-    p.add_argument("--start", type=int, default=0, help="first frame to use (default 0)")
-    p.add_argument("--frames", type=int, default=None, help="number of frames to use (default: all)")
-    _fitting_arguments(p, "fitting time, e.g. 90s, 5m (default 150s)", "DNeRV setting (e.g. prune=0.2)")
+    for command in COMMANDS:
+        _request_parser(sub, command)
     p = sub.add_parser("decompress", help="decode a .vpr file to a video")
     p.add_argument("input", type=Path, help="a file written by `vidprior compress`")
     p.add_argument("-o", "--output", type=Path, required=True, help=".mp4/.mov, .mkv (lossless) or a folder")
     p.add_argument("--crf", type=int, default=18, help="H.264 quality for .mp4/.mov output (default 18)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
-    sub.add_parser("methods", help="list the methods and the tasks each serves")
-
-    p = sub.add_parser("retarget", help="change the width of a video, keeping a masked object at its size")
-    p.add_argument("input", type=Path, help="video file or frame folder")
-    p.add_argument("--mask", type=Path, required=True, help="the object to keep: mask folder, mask video or one image")
-    p.add_argument("--width", type=int, required=True, help="new width in pixels (height unchanged)")
-    p.add_argument("-o", "--output", type=Path, required=True, help=".mp4/.mov, .mkv (lossless) or a folder")
-    p.add_argument("--method", default="vinet", help="inpainting method that removes the object (default vinet)")
-    _vinet_options(p)
-    p.add_argument("--start", type=int, default=0, help="first frame to use (default 0)")
-    p.add_argument("--frames", type=int, default=None, help="number of frames to use (default: all)")
-    p.add_argument("--crf", type=int, default=18, help="H.264 quality for .mp4/.mov output (default 18)")
-    _fitting_arguments(p, "time budget per window for internal-learning methods", "method-specific setting")
+    p.add_argument("--device", default="auto", choices=DEVICES)
+    p = sub.add_parser("methods", help="list the methods and the tasks each serves, or one method's settings")
+    p.add_argument("name", nargs="?", help="a method: print its settings (--param KEY=VALUE)")
 
     p = sub.add_parser("train", help="train a feed-forward method (vinet) on folders of clips")
     p.add_argument("method", choices=["vinet"], help="the method to train")
@@ -185,12 +83,12 @@ def build_parser(parser_class: type[argparse.ArgumentParser] = argparse.Argument
                    help="share of the budget for the first (non-recurrent) stage (default 0.6)")
     p.add_argument("--lr", type=float, default=5e-4, help="peak learning rate (default 5e-4)")
     p.add_argument("--init", type=Path, default=None, help="start from these weights instead of from scratch")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--device", default="auto", choices=DEVICES)
     p.add_argument("--run-dir", type=Path, default=None, help="checkpoints (default: OUTPUT.run)")
     p.add_argument("--resume", action="store_true", help="carry on from the checkpoints in the run folder")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    _status_argument(p)
+    p.add_argument("--status", type=Path, default=None, metavar="FILE", help=STATUS.help)
 
     p = sub.add_parser("bench", help="benchmark methods on clean clips with synthetic degradations")
     p.add_argument("--clips", type=Path, required=True, help="folder of clips: <name>/frames/ (+ <name>/masks/)")
@@ -209,7 +107,7 @@ def build_parser(parser_class: type[argparse.ArgumentParser] = argparse.Argument
     p.add_argument("-q", "--quiet", action="store_true")
 
     p = sub.add_parser("batch", help="run the jobs of a YAML job file, locally or on a Ray cluster",
-                       description=BATCH_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       description=JOB_FILE, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("jobs", type=Path, help="the job file, e.g. jobs.yaml")
     p.add_argument("--workers", type=int, default=None,
                    help="jobs at once on this machine (default: half the cores, at least 2)")
@@ -233,31 +131,115 @@ def build_parser(parser_class: type[argparse.ArgumentParser] = argparse.Argument
     return parser
 
 
-def task_factor(args: argparse.Namespace) -> int:
-    """The k of interpolate (--factor) or the s of upscale (--scale); 1 for the other tasks."""
-    return next((v for v in (getattr(args, "factor", None), getattr(args, "scale", None)) if v is not None), 1)
+def _run_request(args: argparse.Namespace) -> int:
+    """A restoring, compressing or retargeting command: its `Request`, checked, then run."""
+    names = {o.name for o in OPTIONS[args.command]}
+    request = Request.build(args.command, {k: v for k, v in vars(args).items() if k in names})
+    options = request.options()
+    if request.command == "compress":
+        from .compression import run_compress
+
+        print(run_compress(request.input, request.output, options, bpp=request.bpp, params=request.params,
+                           start=request.start, frames=request.frames))
+    elif request.command == "retarget":
+        from .retarget import retarget
+
+        print(retarget(request.input, request.mask, request.output, request.width, method=request.chosen_method,
+                       start=request.start, frames=request.frames, crf=request.crf, options=options).line())
+    else:
+        from .restore import restore
+
+        print(restore(request.task, request.input, request.output, method=request.method, mask=request.mask,
+                      mask_dilate=request.mask_dilate, factor=request.k, sigma=request.sigma, start=request.start,
+                      frames=request.frames, crf=request.crf, options=options, compare=request.compare,
+                      reference=request.reference).line())
+    return 0
 
 
-def _run_task(args: argparse.Namespace) -> None:
-    from .restore import restore
-
-    options = run_options(args)
-    factor = task_factor(args)
-    report = restore(args.command, args.input, args.output, method=args.method,
-                     mask=getattr(args, "mask", None), mask_dilate=getattr(args, "mask_dilate", 0),
-                     factor=factor, sigma=getattr(args, "sigma", None), start=args.start, frames=args.frames,
-                     crf=args.crf, options=options, compare=args.compare, reference=args.reference)
-    print(report.line())
-
-
-def _list_methods() -> None:
+def _list_methods(args: argparse.Namespace) -> int:
+    """All methods with their tasks, or (``vidprior methods NAME``) one method's settings."""
+    if args.name in CODECS:
+        print(f"{args.name} (codec; compress): {CODECS[args.name].summary}")
+        return 0
+    if args.name:
+        if args.name not in METHODS:
+            get_method(args.name, "inpaint")  # the one-line 'unknown method' error
+        method = METHODS[args.name]
+        print(f"{method.name} ({method.family}; {', '.join(method.tasks)}): {method.summary}")
+        if not method.settings:
+            print("no settings")
+        for setting in method.settings:
+            d = setting.describe()
+            print(f"  --param {d['name']}={d['default'] if d['default'] is not None else ''}".ljust(34)
+                  + f" {d['type']:<6} {d['range']:<22} {d['help']}")
+        return 0
     print(f"{'method':<12} {'family':<13} {'tasks':<36} summary")
     for m in METHODS.values():
         tasks = ", ".join(t + ("*" if DEFAULTS.get(t) == m.name else "") for t in m.tasks)
         print(f"{m.name:<12} {m.family:<13} {tasks:<36} {m.summary}")
     for c in CODECS.values():
         print(f"{c.name:<12} {'codec':<13} {'compress':<36} {c.summary}")
-    print("* = default for that task")
+    print("* = default for that task; `vidprior methods NAME` lists a method's settings")
+    return 0
+
+
+def _decompress(args: argparse.Namespace) -> int:
+    from .compression import run_decompress
+
+    print(run_decompress(args.input, args.output, crf=args.crf, device=args.device))
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .vinet import train_vinet
+
+    figures = train_vinet(args.data, args.output, budget=parse_duration(args.budget), width=args.width,
+                          crop=args.crop, batch=args.batch, split=args.split, lr=args.lr, init=args.init,
+                          run_dir=args.run_dir or default_run_dir(args.output), resume=args.resume,
+                          device=args.device, seed=args.seed, progress=not args.quiet)
+    print(f"{args.output}: " + "  ".join(f"{k}={v:.4g}" for k, v in figures.items()))
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from .bench import Benchmark, run_bench
+
+    run_bench(Benchmark(clips=args.clips, task=args.task, methods=args.methods.split(",") if args.methods else None,
+                        frames=args.frames, only=args.only.split(",") if args.only else None,
+                        sigmas=[float(s) for s in str(args.sigma).split(",")], factor=args.factor,
+                        budget=parse_duration(args.budget) if args.budget else None, out=args.out, name=args.name,
+                        params=parse_params(args.param), seed=args.seed, progress=not args.quiet))
+    return 0
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from .batch import run_batch, summary_line
+
+    results = run_batch(args.jobs, workers=args.workers, ray_address=args.ray, folder=args.work,
+                        progress=not args.quiet)
+    folder = args.work or args.jobs.with_suffix(".batch")
+    print((folder / "summary.md").read_text() + f"{args.jobs}: {summary_line(results)}")
+    if any(r.state == "interrupted" for r in results):
+        return 130
+    return 1 if any(r.state == "failed" for r in results) else 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .server import serve
+
+    serve(args.home, host=args.host, port=args.port, max_upload_mb=args.max_upload)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    run_demo(args.output, method=args.method, progress=not args.quiet)
+    return 0
+
+
+HANDLERS = {**dict.fromkeys(COMMANDS, _run_request), "decompress": _decompress, "methods": _list_methods,
+            "train": _train, "bench": _bench, "batch": _batch, "serve": _serve, "demo": _demo}
 
 
 def _resume_command(args: argparse.Namespace, argv: list[str] | None) -> str:
@@ -267,7 +249,7 @@ def _resume_command(args: argparse.Namespace, argv: list[str] | None) -> str:
         return shlex.join(["vidprior", *words, *([] if "--resume" in words else ["--resume"])])
     if "--resume" in words:
         del words[words.index("--resume"): words.index("--resume") + 2]
-    run_dir = args.resume or args.run_dir or args.output.with_name(args.output.name + ".run")
+    run_dir = args.resume or args.run_dir or default_run_dir(Path(args.output))
     return shlex.join(["vidprior", *words, "--resume", str(run_dir)])
 
 
@@ -275,53 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     report_to(getattr(args, "status", None))
     try:
-        if args.command in TASK_HELP:
-            _run_task(args)
-        elif args.command in ("compress", "decompress"):
-            from .compression import run_compress, run_decompress
-
-            if args.command == "compress":
-                print(run_compress(args.input, args.output, run_options(args), bpp=args.bpp, params=args.params,
-                                   start=args.start, frames=args.frames))
-            else:
-                print(run_decompress(args.input, args.output, crf=args.crf, device=args.device))
-        elif args.command == "retarget":
-            from .retarget import retarget
-
-            print(retarget(args.input, args.mask, args.output, args.width, method=args.method, start=args.start,
-                           frames=args.frames, crf=args.crf, options=run_options(args)).line())
-        elif args.command == "train":
-            from .training import train_vinet
-
-            figures = train_vinet(args.data, args.output, budget=parse_duration(args.budget), width=args.width,
-                                  crop=args.crop, batch=args.batch, split=args.split, lr=args.lr, init=args.init,
-                                  run_dir=args.run_dir or args.output.with_name(args.output.name + ".run"),
-                                  resume=args.resume, device=args.device, seed=args.seed, progress=not args.quiet)
-            print(f"{args.output}: " + "  ".join(f"{k}={v:.4g}" for k, v in figures.items()))
-        elif args.command == "methods":
-            _list_methods()
-        elif args.command == "bench":
-            from .bench import run_bench
-
-            run_bench(args)
-        elif args.command == "batch":
-            from .batch import run_batch, summary_line
-
-            results = run_batch(args.jobs, workers=args.workers, ray_address=args.ray, folder=args.work,
-                                progress=not args.quiet)
-            folder = args.work or args.jobs.with_suffix(".batch")
-            print((folder / "summary.md").read_text() + f"{args.jobs}: {summary_line(results)}")
-            if any(r.state == "interrupted" for r in results):
-                return 130
-            return 1 if any(r.state == "failed" for r in results) else 0
-        elif args.command == "serve":
-            from .server import serve
-
-            serve(args.home, host=args.host, port=args.port, max_upload_mb=args.max_upload)
-        elif args.command == "demo":
-            from .demo import run_demo
-
-            run_demo(args.output, method=args.method, progress=not args.quiet)
+        return HANDLERS[args.command](args)
     except Interrupted as exc:
         hint = f"; resume with: {_resume_command(args, argv)}" if exc.run_dir else ""
         print(f"vidprior: {exc}{hint}", file=sys.stderr)
@@ -332,7 +268,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("vidprior: interrupted", file=sys.stderr)
         return 130
-    return 0
 
 
 if __name__ == "__main__":

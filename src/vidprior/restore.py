@@ -26,9 +26,10 @@ import numpy as np
 from . import metrics
 from .errors import VidpriorError
 from .masks import MaskSource
-from .methods import Method, RunOptions, get_method
+from .methods import RunOptions
 from .problems import Problem
 from .progress import Bar
+from .requests import check_request
 from .video import VideoWriter, check_frame_size, check_output, iter_frames, probe
 from .viz import side_by_side
 
@@ -86,15 +87,6 @@ def parse_range(start: int, count: int | None, total: int, what: Path) -> int:
     return min(total - start, count or total)
 
 
-def check_request(task: str, method: str | None, factor: int = 1, sigma: float | None = None) -> Method:
-    """The method for ``task``, after checking the request's numbers; refuses before any work starts."""
-    chosen = get_method(method, task)
-    if sigma is not None and not 0 <= sigma <= 255:
-        raise VidpriorError(f"--sigma {sigma} is out of range; give the noise level on the 0-255 scale (e.g. 25)")
-    Problem(task, np.zeros((2, 8, 8, 3), np.uint8), np.zeros((2, 8, 8), bool) if task == "inpaint" else None, factor)
-    return chosen
-
-
 def restore(task: str, input: Path | str, output: Path | str, *, method: str | None = None,
             mask: Path | str | None = None, mask_dilate: int = 0, factor: int = 1,
             sigma: float | None = None, start: int = 0, frames: int | None = None, crf: int = 18,
@@ -113,7 +105,7 @@ def restore(task: str, input: Path | str, output: Path | str, *, method: str | N
     check_output(output, input, mask and Path(mask), reference and Path(reference))
     if compare is not None:
         check_output(Path(compare), input, output)
-    chosen = check_request(task, method, factor, sigma)
+    chosen = check_request(task, method, factor, sigma, options.params)
     count = parse_range(start, frames, info.frames, input)
     masks = None
     if task == "inpaint":

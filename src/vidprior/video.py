@@ -17,11 +17,13 @@ import functools
 import os
 import re
 import shutil
+import struct
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import BinaryIO
 
 import av
 import cv2
@@ -73,10 +75,6 @@ class Video:
     def size(self) -> tuple[int, int]:
         """(height, width)."""
         return self.frames.shape[1], self.frames.shape[2]
-
-    def to_tensor(self) -> torch.Tensor:
-        """Frames as float32 (T, 3, H, W) in [0, 1]."""
-        return frames_to_tensor(self.frames)
 
 
 def frames_to_tensor(frames: np.ndarray) -> torch.Tensor:
@@ -136,6 +134,64 @@ def read_image(path: Path, flags: int = cv2.IMREAD_UNCHANGED) -> np.ndarray:
     return image
 
 
+PNG_START = b"\x89PNG\r\n\x1a\n"
+PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+
+
+def image_size(path: Path) -> tuple[int, int] | None:
+    """(height, width) of a PNG or JPEG file from its header (decoded when the header is damaged, which
+    then says what is wrong); None for other formats (bmp, tif, webp), which are checked as they are read."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(24)
+            if len(head) == 24 and head[:8] == PNG_START and head[12:16] == b"IHDR":
+                file.seek(-len(PNG_END), os.SEEK_END)
+                if file.read() == PNG_END:  # not truncated
+                    width, height = struct.unpack(">II", head[16:24])
+                    return height, width
+            elif head[:2] == b"\xff\xd8":
+                file.seek(2)
+                size = _jpeg_size(file)
+                if size is not None:
+                    return size
+    except OSError:
+        pass  # read_image says what is wrong
+    if Path(path).suffix.lower() not in (".png", ".jpg", ".jpeg"):
+        return None
+    return read_image(Path(path)).shape[:2]
+
+
+def _jpeg_size(file: BinaryIO) -> tuple[int, int] | None:
+    """(height, width) from the first SOF segment after the JPEG start marker; None if there is none."""
+    while file.read(1) == b"\xff":
+        marker = file.read(1)
+        while marker == b"\xff":  # fill bytes
+            marker = file.read(1)
+        if not marker:
+            return None
+        if 0xD0 <= marker[0] <= 0xD9 or marker[0] == 0x01:  # markers without a segment
+            continue
+        length = int.from_bytes(file.read(2), "big")
+        if length < 2:
+            return None
+        if marker[0] in JPEG_SOF:
+            data = file.read(5)
+            height, width = struct.unpack(">xHH", data) if len(data) == 5 else (0, 0)
+            return (height, width) if height and width else None
+        file.seek(length - 2, os.SEEK_CUR)
+    return None
+
+
+def _check_frame_files(files: list[Path], height: int, width: int) -> None:
+    """Refuse a folder with a frame of another size than (height, width) or an unreadable one, reading headers."""
+    for file in files:
+        size = image_size(file)
+        if size is not None and size != (height, width):
+            raise VidpriorError(f"{file}: size {size[1]}x{size[0]} differs from the first frame's {width}x{height}; "
+                                "every frame of a folder must have the same size")
+
+
 def _check_path(path: Path) -> Path:
     path = Path(path)
     if not path.exists():
@@ -172,6 +228,7 @@ def probe(path: Path) -> VideoInfo:
     if path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES:
         files = list_images(path) if path.is_dir() else [path]
         first = to_rgb(read_image(files[0]), str(files[0]))
+        _check_frame_files(files[1:], first.shape[0], first.shape[1])
         return VideoInfo(path, len(files), first.shape[0], first.shape[1], DEFAULT_FPS, False)
     with _open_container(path) as container:
         stream = container.streams.video[0]
@@ -289,16 +346,39 @@ def output_kind(path: Path) -> str:
     )
 
 
-def check_output(output: Path, *inputs: Path | None) -> Path:
-    """Refuse an output that would overwrite one of the inputs or has an unknown form."""
+def check_output(output: Path, *inputs: Path | None, suffix: str | None = None) -> Path:
+    """Refuse, before any work, an output that cannot be written: an unknown form (or, for a plain
+    file such as a .vpr, a name not ending in ``suffix``), one of the inputs, a file where a folder
+    goes or the other way round, or a name in a folder that is missing, is a file or is read-only."""
     output = Path(output)
-    output_kind(output)
+    if suffix is not None and output.suffix.lower() != suffix:
+        raise VidpriorError(f"{output}: the output must end in {suffix}")
+    frames = suffix is None and output_kind(output) == "frames"
     for source in inputs:
         if source is not None and output.resolve() == Path(source).resolve():
             raise VidpriorError(f"{output}: the output would overwrite the input; choose another output name")
-    if not output.resolve().parent.exists():
-        raise VidpriorError(f"{output}: the folder {output.parent} does not exist")
+    if output.exists() and output.is_dir() != frames:
+        what = "a file, not a folder of frames" if frames else "a folder"
+        raise VidpriorError(f"{output}: exists and is {what}; choose another output name or remove it")
+    _check_folder(output)
     return output
+
+
+def _check_folder(output: Path) -> None:
+    """Refuse an output whose folder is missing, is (or passes through) a file, or cannot be written in."""
+    folder = output.resolve().parent
+    existing = folder
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise VidpriorError(f"{output}: {existing} is a file, not a folder; choose an output inside a folder")
+    if existing != folder:
+        raise VidpriorError(f"{output}: the folder {output.parent} does not exist; create it or choose another output")
+    try:
+        tempfile.NamedTemporaryFile(dir=folder, prefix=".vidprior-check.").close()
+    except OSError as exc:
+        raise VidpriorError(f"{output}: cannot write in {folder} ({exc.strerror}); "
+                            "choose an output in a writable folder") from None
 
 
 class VideoWriter:
@@ -335,10 +415,14 @@ class VideoWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
+        if exc_type is not None:
             self.abort()
+            return
+        try:
+            self.close()
+        except BaseException:
+            self.abort()  # a failed commit leaves no temporary behind
+            raise
 
     def write(self, frame: np.ndarray) -> None:
         """Append one uint8 RGB frame (H, W, 3)."""

@@ -1,10 +1,10 @@
 """Jobs of the web app: kept on disk, run one at a time, resumed after a restart.
 
 Each job lives in ``HOME/jobs/ID/`` (see `vidprior.jobs` for run/, status.json, log.txt) with its
-record ``job.json``: the `Job`, its state (queued | running | done | failed | cancelled), a message
-and timestamps. On start every job found queued or running is queued again; `run_job` then resumes
-it from its checkpoints. Stopping the queue (server shutdown) interrupts the running job with a
-checkpoint and leaves it queued for the next start.
+record ``job.json`` (a `JobRecord`): the `Job`, its state (queued | running | done | failed |
+cancelled), a message and timestamps. On start every job found queued or running is queued again;
+`run_job` then resumes it from its checkpoints. Stopping the queue (server shutdown) interrupts the
+running job with a checkpoint and leaves it queued for the next start.
 """
 
 from __future__ import annotations
@@ -16,10 +16,12 @@ import signal
 import threading
 import time
 import uuid
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from .errors import VidpriorError
-from .jobs import Job, JobResult, run_job
+from .files import atomic_write
+from .jobs import Job, JobResult, JobState, run_job
 from .progress import read_status
 from .video import probe
 
@@ -49,6 +51,49 @@ def _end_process(pid: int | None, wait: float = 150.0) -> None:
         pass
 
 
+@dataclass
+class JobRecord:
+    """A job of the queue, as ``job.json`` keeps it and the page reads it.
+
+    job: the `Job` as `Job.to_dict` gives it (`to_job` rebuilds it); pid: its process while it runs;
+    result_frames: the result's frame count once done; video, video_name, task, method: what the page shows.
+    """
+
+    id: str
+    job: dict
+    state: JobState = JobState.QUEUED
+    message: str = ""
+    created: float = field(default_factory=time.time)
+    seconds: float = 0.0
+    video: str | None = None
+    video_name: str | None = None
+    task: str | None = None
+    method: str | None = None
+    pid: int | None = None
+    result_frames: int | None = None
+    cancelling: bool = False
+
+    @classmethod
+    def from_dict(cls, data: dict) -> JobRecord:
+        """A record from its ``job.json`` (of any version: missing fields take their defaults)."""
+        names = {f.name for f in fields(cls)}
+        record = cls(**{k: v for k, v in data.items() if k in names})
+        record.state = JobState(record.state)
+        return record
+
+    def to_dict(self) -> dict:
+        """The ``job.json`` form, also the API's: fields not set (None, not cancelling) are left out."""
+        return {k: v for k, v in asdict(self).items() if v is not None and v is not False}
+
+    def to_job(self) -> Job:
+        """The job to run (the one place a record's `Job` is rebuilt)."""
+        return Job.from_dict(self.job)
+
+    @property
+    def output(self) -> Path:
+        return Path(self.job["output"])
+
+
 class WorkQueue:
     """Persisted jobs under ``home``; a worker thread runs the queued ones in order of creation."""
 
@@ -60,17 +105,17 @@ class WorkQueue:
         self._wake = threading.Event()
         self._halt = threading.Event()
         self._cancel: dict[str, threading.Event] = {}
-        self.records: dict[str, dict] = {}
+        self._records: dict[str, JobRecord] = {}
         for path in sorted(self.folder.glob(f"*/{RECORD}")):
             try:
-                record = json.loads(path.read_text())
+                record = JobRecord.from_dict(json.loads(path.read_text()))
             except ValueError:
                 continue
-            if record["state"] == "running":  # the last server died with it: make sure its process is gone
-                _end_process(record.get("pid"))
-            if record["state"] in ("queued", "running"):
-                record["state"] = "queued"
-            self.records[record["id"]] = record
+            if record.state == JobState.RUNNING:  # the last server died with it: make sure its process is gone
+                _end_process(record.pid)
+            if record.state in (JobState.QUEUED, JobState.RUNNING):
+                record.state = JobState.QUEUED
+            self._records[record.id] = record
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -93,36 +138,35 @@ class WorkQueue:
     def job_folder(self, job_id: str) -> Path:
         return self.folder / job_id
 
-    def submit(self, job_id: str, job: Job, extra: dict | None = None) -> dict:
-        """Queue ``job`` (its output inside the job folder); ``extra`` is kept in the record for the page."""
-        record = {"id": job_id, "job": job.to_dict(), "state": "queued", "message": "", "created": time.time(),
-                  "seconds": 0.0, **(extra or {})}
+    def submit(self, job_id: str, job: Job, **page: str) -> JobRecord:
+        """Queue ``job`` (its output inside the job folder); ``page``: the record's video, video_name, task, method."""
+        record = JobRecord(job_id, job.to_dict(), **page)
         with self._lock:
-            self.records[job_id] = record
+            self._records[job_id] = record
             self._save(record)
         self._wake.set()
         return record
 
-    def cancel(self, job_id: str) -> dict:
+    def cancel(self, job_id: str) -> JobRecord:
         with self._lock:
             record = self.record(job_id)
-            if record["state"] == "queued":
-                record["state"], record["message"] = "cancelled", "cancelled before it started"
+            if record.state == JobState.QUEUED:
+                record.state, record.message = JobState.CANCELLED, "cancelled before it started"
                 self._save(record)
-            elif record["state"] == "running":
-                record["cancelling"] = True
+            elif record.state == JobState.RUNNING:
+                record.cancelling = True
                 self._cancel[job_id].set()
             else:
-                raise Conflict(f"the job is {record['state']}; only queued or running jobs can be cancelled")
+                raise Conflict(f"the job is {record.state}; only queued or running jobs can be cancelled")
         return record
 
-    def again(self, job_id: str) -> dict:
+    def again(self, job_id: str) -> JobRecord:
         """Queue a cancelled or failed job again; it resumes from its checkpoints where it has some."""
         with self._lock:
             record = self.record(job_id)
-            if record["state"] not in ("cancelled", "failed"):
-                raise Conflict(f"the job is {record['state']}; only cancelled or failed jobs run again")
-            record["state"], record["message"] = "queued", "queued again"
+            if record.state not in (JobState.CANCELLED, JobState.FAILED):
+                raise Conflict(f"the job is {record.state}; only cancelled or failed jobs run again")
+            record.state, record.message = JobState.QUEUED, "queued again"
             self._save(record)
         self._wake.set()
         return record
@@ -130,41 +174,45 @@ class WorkQueue:
     def delete(self, job_id: str) -> None:
         """Forget a job that is not running, with its folder (checkpoints, result)."""
         with self._lock:
-            if self.record(job_id)["state"] == "running":
+            if self.record(job_id).state == JobState.RUNNING:
                 raise Conflict("the job is running; cancel it first")
-            del self.records[job_id]
+            del self._records[job_id]
             shutil.rmtree(self.job_folder(job_id), ignore_errors=True)
 
-    def record(self, job_id: str) -> dict:
-        if job_id not in self.records:
+    def record(self, job_id: str) -> JobRecord:
+        if job_id not in self._records:
             raise NoSuchJob(f"no job {job_id}")
-        return self.records[job_id]
+        return self._records[job_id]
+
+    @property
+    def records(self) -> dict[str, dict]:
+        """Every job's record by id, as ``job.json`` holds it."""
+        return {r.id: r.to_dict() for r in list(self._records.values())}
 
     def view(self, job_id: str) -> dict:
         """The record with the live progress of a running job ('bars', see `vidprior.progress`)."""
-        record = dict(self.record(job_id))
-        record["bars"] = read_status(self.job_folder(job_id) / "status.json").get("bars", []) \
-            if record["state"] == "running" else []
-        return record
+        record = self.record(job_id)
+        running = record.state == JobState.RUNNING
+        bars = read_status(self.job_folder(job_id) / "status.json").get("bars", []) if running else []
+        return {**record.to_dict(), "bars": bars}
 
     def all(self) -> list[dict]:
-        return sorted((self.view(i) for i in list(self.records)), key=lambda r: r["created"], reverse=True)
+        return sorted((self.view(i) for i in list(self._records)), key=lambda r: r["created"], reverse=True)
 
-    def _save(self, record: dict) -> None:
-        folder = self.job_folder(record["id"])
+    def _save(self, record: JobRecord) -> None:
+        folder = self.job_folder(record.id)
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / (RECORD + ".tmp")
-        tmp.write_text(json.dumps(record, indent=1))
-        os.replace(tmp, folder / RECORD)
+        with atomic_write(folder / RECORD) as tmp:
+            tmp.write_text(json.dumps(record.to_dict(), indent=1))
 
-    def _next(self) -> dict | None:
+    def _next(self) -> JobRecord | None:
         with self._lock:
-            queued = [r for r in self.records.values() if r["state"] == "queued"]
+            queued = [r for r in self._records.values() if r.state == JobState.QUEUED]
             if not queued or self._halt.is_set():
                 return None
-            record = min(queued, key=lambda r: r["created"])
-            record["state"] = "running"
-            self._cancel[record["id"]] = threading.Event()
+            record = min(queued, key=lambda r: r.created)
+            record.state = JobState.RUNNING
+            self._cancel[record.id] = threading.Event()
             self._save(record)
             return record
 
@@ -176,36 +224,35 @@ class WorkQueue:
                 self._wake.clear()
                 continue
             try:  # a job must never take the queue down with it
-                result = run_job(Job(**record["job"]), self.job_folder(record["id"]), threads=self.threads,
-                                 stop=self._cancel[record["id"]], on_start=lambda p, r=record: self._started(r, p))
+                result = run_job(record.to_job(), self.job_folder(record.id), threads=self.threads,
+                                 stop=self._cancel[record.id], on_start=lambda p, r=record: self._started(r, p))
                 self._finish(record, result)
             except Exception as exc:  # noqa: BLE001
-                self._finish(record, JobResult(record["id"], "failed", message=f"{type(exc).__name__}: {exc}"))
+                self._finish(record, JobResult(record.id, JobState.FAILED, message=f"{type(exc).__name__}: {exc}"))
 
-    def _started(self, record: dict, process) -> None:
+    def _started(self, record: JobRecord, process) -> None:
         with self._lock:
-            record["pid"] = process.pid
+            record.pid = process.pid
             self._save(record)
 
-    def _finish(self, record: dict, result: JobResult) -> None:
+    def _finish(self, record: JobRecord, result: JobResult) -> None:
         frames = None
-        if result.state in ("done", "skipped"):
+        if result.state in (JobState.DONE, JobState.SKIPPED):
             try:
-                frames = probe(Path(record["job"]["output"])).frames
+                frames = probe(record.output).frames
             except VidpriorError as exc:
-                result = JobResult(result.name, "failed", result.seconds, f"the result is unreadable: {exc}")
+                result = JobResult(result.name, JobState.FAILED, result.seconds, f"the result is unreadable: {exc}")
         with self._lock:
-            record["seconds"] = record.get("seconds", 0.0) + result.seconds
-            record.pop("pid", None)
-            cancelled = record.pop("cancelling", False)
+            record.seconds += result.seconds
+            cancelled, record.pid, record.cancelling = record.cancelling, None, False
             if frames is not None:
-                record["result_frames"] = frames  # before the state: a poll that sees 'done' sees the count
-                record["state"], record["message"] = "done", result.message.split(": ", 1)[-1]
-            elif result.state == "interrupted" and cancelled:
-                record["state"], record["message"] = "cancelled", "cancelled; its checkpoint is kept"
-            elif result.state == "interrupted" and self._halt.is_set():  # the server stops: resume at next start
-                record["state"], record["message"] = "queued", "interrupted by a server stop; resumes at the next"
+                record.result_frames = frames  # before the state: a poll that sees 'done' sees the count
+                record.state, record.message = JobState.DONE, result.message.split(": ", 1)[-1]
+            elif result.state == JobState.INTERRUPTED and cancelled:
+                record.state, record.message = JobState.CANCELLED, "cancelled; its checkpoint is kept"
+            elif result.state == JobState.INTERRUPTED and self._halt.is_set():  # the server stops: resume at next start
+                record.state, record.message = JobState.QUEUED, "interrupted by a server stop; resumes at the next"
             else:
-                record["state"], record["message"] = "failed", result.message
-            self._cancel.pop(record["id"], None)
+                record.state, record.message = JobState.FAILED, result.message
+            self._cancel.pop(record.id, None)
             self._save(record)

@@ -18,10 +18,8 @@ format or of a newer version is refused with `CorruptFile` before anything is de
 from __future__ import annotations
 
 import json
-import os
 import struct
 import zlib
-from pathlib import Path
 
 import numpy as np
 
@@ -129,19 +127,3 @@ def decode(data: bytes) -> tuple[dict, dict[str, Quantized]]:
         tensors[entry["name"]] = Quantized(symbols.reshape(shape), bits, scale.copy(), shift.copy())
     return header["meta"], tensors
 
-
-def write(path: str | Path, meta: dict, tensors: dict[str, Quantized]) -> int:
-    """Write the file atomically; returns its size in bytes."""
-    path = Path(path)
-    data = encode(meta, tensors)
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-    return len(data)
-
-
-def read(path: str | Path) -> tuple[dict, dict[str, Quantized]]:
-    path = Path(path)
-    if not path.is_file():
-        raise VidpriorError(f"{path}: no such file")
-    return decode(path.read_bytes())

@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 
 from .. import flow
-from ..errors import VidpriorError
 from ..problems import Problem
+from ..settings import Setting
 from .base import Codec, Method, RunOptions
 
 # ------------------------------------------------------------------------------ inpainting
@@ -29,7 +29,7 @@ def _inpaint_frame(frame: np.ndarray, hole: np.ndarray, radius: float, flag: int
 
 def _opencv_inpaint(flag: int):
     def run(problem: Problem, options: RunOptions) -> np.ndarray:
-        radius = options.param("radius", 5.0)
+        radius = options.param("radius")
         return np.stack([_inpaint_frame(f, m, radius, flag) for f, m in zip(problem.observed, problem.hole)])
 
     return run
@@ -47,11 +47,9 @@ def flowfill(problem: Problem, options: RunOptions) -> np.ndarray:
     """
     frames, holes = problem.observed, problem.hole
     settings = propagation_settings(options)
-    grow = options.param("grow", 4)
+    grow = options.param("grow")
     kernel = np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)
-    rounds = options.param("rounds", 2)
-    if not 1 <= rounds <= 10:
-        raise VidpriorError(f"rounds={rounds}: flowfill takes 1 to 10 rounds (2 is the default)")
+    rounds = options.param("rounds")
     source = np.stack([_inpaint_frame(f, m, settings["radius"], cv2.INPAINT_TELEA) for f, m in zip(frames, holes)])
     smooth_in = [cv2.dilate(m.astype(np.uint8), kernel).astype(bool) for m in holes]
     for _ in range(rounds):
@@ -61,13 +59,12 @@ def flowfill(problem: Problem, options: RunOptions) -> np.ndarray:
 
 
 def propagation_settings(options: RunOptions) -> dict:
-    """`propagate`'s settings from ``--param neighbours/radius/loose`` (flowfill's defaults)."""
-    return {"reach": options.param("neighbours", 10), "radius": options.param("radius", 5.0),
-            "loose": options.param("loose", 1)}
+    """`propagate`'s settings from flowfill's ``neighbours``, ``radius`` and ``loose``."""
+    return {"reach": options.param("neighbours"), "radius": options.param("radius"), "loose": options.param("loose")}
 
 
 def propagate(frames: np.ndarray, holes: np.ndarray, source: np.ndarray, smooth_in: list[np.ndarray] | None, *,
-               reach: int, radius: float, loose: int) -> np.ndarray:
+               reach: int, radius: float, loose: bool) -> np.ndarray:
     """One round of `flowfill`: flow estimated on ``source`` (T, H, W, 3) frames (smoothed inside
     ``smooth_in`` regions when given), observed pixels of up to ``reach`` frames away carried along it."""
     count, height, width = holes.shape
@@ -144,8 +141,8 @@ def _nlmeans(problem: Problem, options: RunOptions) -> np.ndarray:
     sigma = _sigma(problem)
     if sigma <= 0:
         return frames.copy()
-    h = options.param("h", nlmeans_strength(sigma))
-    size = options.param("temporal", 5)
+    h = options.param("h") or nlmeans_strength(sigma)
+    size = options.param("temporal")
     size = max(1, min(size, len(frames)))
     size -= 1 - size % 2
     bgr = [cv2.cvtColor(f, cv2.COLOR_RGB2BGR) for f in frames]
@@ -215,7 +212,8 @@ def _flow_gap(a: np.ndarray, b: np.ndarray, taus: list[float]) -> list[np.ndarra
 # ------------------------------------------------------------------------------ upscaling
 
 
-def _resize(interpolation: int):
+def _opencv_upscale(interpolation: int):
+    """The upscaling method that resizes each frame with OpenCV's ``interpolation``."""
     def run(problem: Problem, options: RunOptions) -> np.ndarray:
         _, height, width = problem.target_shape
         return np.stack([cv2.resize(f, (width, height), interpolation=interpolation) for f in problem.observed])
@@ -226,7 +224,7 @@ def _resize(interpolation: int):
 def _denoise_then_upscale(problem: Problem, options: RunOptions) -> np.ndarray:
     """The classical cascade for noisy low-resolution input: BM3D, then Lanczos."""
     clean = _bm3d(Problem("denoise", problem.observed, sigma=problem.sigma), options)
-    return _resize(cv2.INTER_LANCZOS4)(Problem("upscale", clean, factor=problem.factor), options)
+    return _opencv_upscale(cv2.INTER_LANCZOS4)(Problem("upscale", clean, factor=problem.factor), options)
 
 
 # ------------------------------------------------------------------------------ codecs
@@ -274,18 +272,31 @@ def _decode(data: bytes) -> np.ndarray:
 
 _CRFS = (18.0, 23.0, 28.0, 33.0, 38.0, 43.0, 48.0)
 
+RADIUS = Setting("radius", 5.0, "neighbourhood radius in pixels of OpenCV's inpainting", low=1, high=100)
+FLOWFILL = Method(
+    "flowfill", "classical", ("inpaint",),
+    "Copies hole pixels from nearby frames along DIS optical flow (estimated again on the completed frames); "
+    "Telea for the rest.",
+    flowfill, window=30, context=10, settings=(
+        Setting("rounds", 2, "flow estimations; each further one uses the previous round's completed frames",
+                low=1, high=10),
+        Setting("neighbours", 10, "frames on each side that pixels are copied from", low=1, high=100),
+        Setting("grow", 4, "pixels around the hole where round 1 replaces the flow by a smooth fill", low=0, high=64),
+        Setting("loose", True, "take pixels whose flow fails the forward-backward check when nothing better exists"),
+        RADIUS))
+
 METHODS: list[Method] = [
     Method("telea", "classical", ("inpaint",), "OpenCV Telea fast-marching inpainting of each frame.",
-           _opencv_inpaint(cv2.INPAINT_TELEA), window=1, context=0),
+           _opencv_inpaint(cv2.INPAINT_TELEA), window=1, context=0, settings=(RADIUS,)),
     Method("ns", "classical", ("inpaint",), "OpenCV Navier-Stokes inpainting of each frame.",
-           _opencv_inpaint(cv2.INPAINT_NS), window=1, context=0),
-    Method("flowfill", "classical", ("inpaint",),
-           "Copies hole pixels from nearby frames along DIS optical flow (estimated again on the completed "
-           "frames); Telea for the rest.",
-           flowfill, window=30, context=10),
+           _opencv_inpaint(cv2.INPAINT_NS), window=1, context=0, settings=(RADIUS,)),
+    FLOWFILL,
     Method("nlmeans", "classical", ("denoise",),
            "OpenCV multi-frame colour non-local means over 5 frames, strength set from sigma (fast).",
-           _nlmeans, window=30, context=2),
+           _nlmeans, window=30, context=2, settings=(
+               Setting("h", None, "filter strength in Lab units (default 0.45 sigma)", low=0.1, high=255, kind=float),
+               Setting("temporal", 5, "frames averaged over, odd (an even number is taken one lower)",
+                       low=1, high=15))),
     Method("bm3d", "classical", ("denoise",), "BM3D colour denoising of each frame (best classical; ~5 s/frame).",
            _bm3d, window=1, context=0),
     Method("blend", "classical", ("interpolate",), "Linear cross-fade of the two neighbouring frames.",
@@ -294,9 +305,9 @@ METHODS: list[Method] = [
            "Warps both neighbours along bidirectional DIS flow to the in-between time, occlusion-aware.",
            lambda p, o: _interpolate(p, _flow_gap), window=30, context=0),
     Method("bicubic", "classical", ("upscale",), "Bicubic resizing of each frame (OpenCV).",
-           _resize(cv2.INTER_CUBIC), window=1, context=0),
+           _opencv_upscale(cv2.INTER_CUBIC), window=1, context=0),
     Method("lanczos", "classical", ("upscale",), "Lanczos-4 resizing of each frame (OpenCV).",
-           _resize(cv2.INTER_LANCZOS4), window=1, context=0),
+           _opencv_upscale(cv2.INTER_LANCZOS4), window=1, context=0),
     Method("bm3d-lanczos", "classical", ("upscale",),
            "Denoise-then-upscale cascade for noisy low-res input: BM3D (known or estimated sigma), then Lanczos.",
            _denoise_then_upscale, window=1, context=0),

@@ -5,12 +5,12 @@ encoder makes from the frame itself, and a *difference* embedding made from the 
 differences to its neighbours ([x_t - x_{t-1}, x_{t+1} - x_t], 6 channels; a missing neighbour
 counts as the frame itself). The decoder upsamples the content embedding with PixelShuffle blocks;
 part-way up, the difference stream (1x1 conv, one upsampling block) joins through the gated
-Collaborative Content Unit (`nn.nerv`). Encoders and decoder are fitted to the one video with MSE
-(on known pixels for inpainting). Compression stores only the decoder and the embeddings
-(`codec`); interpolation decodes in-between frames from embeddings interpolated linearly between
-their observed neighbours (the frames themselves are never seen).
+Collaborative Content Unit (`nn.nerv`); the networks are in `nn.dnerv`. Encoders and decoder are
+fitted to the one video with MSE (on known pixels for inpainting). Compression stores only the
+decoder and the embeddings (`codec`); interpolation decodes in-between frames from embeddings
+interpolated linearly between their observed neighbours (the frames themselves are never seen).
 
-Sizes follow the input instead of one resolution (METHODS.md §3.1 is built for 960x1920):
+Sizes follow the input instead of one resolution (the paper's network is built for 960x1920):
 the decoder's upscale factors (``strides``, coarse to fine) multiply to the frame padding
 multiple, and the channel width ``width`` (reduced 1.2x per stage, as in the paper) comes from
 a target size: ``--bpp`` or ``--params`` (`config_for`). Our choices for a CPU budget of minutes:
@@ -21,107 +21,22 @@ the fit of the demo clip stuck at a constant frame for seed 0: the "collapse" us
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 from ..codec import bitstream
 from ..codec.quantize import magnitude_masks, quantize_best
 from ..errors import VidpriorError
-from ..fit import Objective
+from ..fit import Objective, error_stats
 from ..losses import masked_mse
-from ..nn.nerv import CollaborativeContentUnit, UpBlock, encoder
+from ..nn.dnerv import DnervConfig, DnervDecoder, content_encoder, difference_encoder, frame_differences
+from ..nn.padding import pad_to
 from ..problems import Problem
+from ..settings import Setting
+from ..video import tensor_to_frames
 from .base import Codec, Method, RunOptions
-from .internal import run_fit, schedule_from, to_uint8
-
-
-@dataclass(frozen=True)
-class DnervConfig:
-    """Everything needed to rebuild the decoder (stored in the compressed file's header).
-
-    strides: decoder upscale factors, coarse to fine (their product is the padding multiple);
-    fuse_after: decoder stages before the difference stream joins; diff_scale: upscale of the
-    difference stream to that point; content/difference: embedding channels; width: decoder
-    channels after the stem (reduced by ``reduce`` per stage); encoder_width: encoder channels.
-    """
-
-    height: int
-    width_px: int
-    strides: tuple[int, ...] = (4, 2, 2, 2)
-    fuse_after: int = 2
-    diff_scale: int = 4
-    content: int = 8
-    difference: int = 2
-    width: int = 48
-    reduce: float = 1.2
-    encoder_width: int = 32
-
-    @property
-    def multiple(self) -> int:
-        return math.prod(self.strides)
-
-    @property
-    def padded(self) -> tuple[int, int]:
-        m = self.multiple
-        return -(-self.height // m) * m, -(-self.width_px // m) * m
-
-    def channels(self) -> list[int]:
-        """Decoder channels after the stem and after each stage."""
-        return [max(4, round(self.width / self.reduce**i)) for i in range(len(self.strides) + 1)]
-
-    @property
-    def difference_stride(self) -> int:
-        """How much smaller the difference embedding is than the padded frame."""
-        return math.prod(self.strides[self.fuse_after:]) * self.diff_scale
-
-    def embedding_shapes(self) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
-        """(C, h, w) of the content and the difference embedding of one frame."""
-        h, w = self.padded
-        fine = self.difference_stride
-        return (self.content, h // self.multiple, w // self.multiple), (self.difference, h // fine, w // fine)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> DnervConfig:
-        return cls(**{**data, "strides": tuple(data["strides"])})
-
-
-class DnervDecoder(nn.Module):
-    """(content (N, C, h, w), difference (N, D, h', w')) -> frames (N, 3, H_pad, W_pad) in [0, 1]."""
-
-    def __init__(self, config: DnervConfig) -> None:
-        super().__init__()
-        channels = config.channels()
-        self.stem = nn.Conv2d(config.content, channels[0], 1)
-        self.stages = nn.ModuleList(UpBlock(channels[i], channels[i + 1], s, kernel=1 if i == 0 else 3)
-                                    for i, s in enumerate(config.strides))
-        fused = channels[config.fuse_after]
-        self.difference = nn.Sequential(nn.Conv2d(config.difference, fused, 1),
-                                        UpBlock(fused, fused, config.diff_scale))
-        self.fuse = CollaborativeContentUnit(fused)
-        self.head = nn.Conv2d(channels[-1], 3, 3, padding=1)
-        self.fuse_after = config.fuse_after
-
-    def forward(self, content: torch.Tensor, difference: torch.Tensor) -> torch.Tensor:
-        x = self.stem(content)
-        for i, stage in enumerate(self.stages):
-            if i == self.fuse_after:
-                x = self.fuse(x, self.difference(difference))
-            x = stage(x)
-        return torch.sigmoid(self.head(x))
-
-
-def frame_differences(frames: torch.Tensor) -> torch.Tensor:
-    """(T, 3, H, W) -> (T, 6, H, W): [x_t - x_{t-1}, x_{t+1} - x_t], zero where a neighbour is missing."""
-    before = torch.cat([frames[:1], frames[:-1]])
-    after = torch.cat([frames[1:], frames[-1:]])
-    return torch.cat([frames - before, after - frames], dim=1)
+from .internal import fit_settings, in_chunks, run_fit, schedule_from
 
 
 class DnervObjective(Objective):
@@ -130,19 +45,16 @@ class DnervObjective(Objective):
     def __init__(self, problem: Problem, config: DnervConfig, batch: int = 2) -> None:
         super().__init__()
         self.problem, self.config, self.batch = problem, config, batch
-        h, w = config.padded
         y = problem.y()
         known = problem.weights()
-        pad = (0, w - y.shape[-1], 0, h - y.shape[-2])
         self.register_buffer("y", y)
         self.register_buffer("known", known)
         # encoder inputs: the padded observed frames (holes set to mid-grey) and their differences
-        inputs = F.pad(y * known + 0.5 * (1 - known), pad, mode="replicate")
+        inputs, _ = pad_to(y * known + 0.5 * (1 - known), config.multiple, mode="replicate")
         self.register_buffer("inputs", inputs)
         self.register_buffer("diffs", frame_differences(inputs))
-        self.content_encoder = encoder(3, config.encoder_width, config.content, _split(config.multiple))
-        self.difference_encoder = encoder(6, config.encoder_width, config.difference,
-                                          _split(config.difference_stride))
+        self.content_encoder = content_encoder(config)
+        self.difference_encoder = difference_encoder(config)
         self.decoder = DnervDecoder(config)
 
     def embed(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -158,13 +70,11 @@ class DnervObjective(Objective):
         x = self.decode(*self.embed(pick))
         known = self.known[pick]
         loss = masked_mse(x, self.y[pick], known)
-        mse = float(loss.detach()) / max(float(known.mean()), 1e-8)
-        return loss, {"mse": mse, "psnr": -10 * np.log10(max(mse, 1e-12))}
+        return loss, error_stats(float(loss.detach()) / max(float(known.mean()), 1e-8))
 
     def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Embeddings of every target frame: observed ones encoded, in-between ones interpolated."""
-        parts = [self.embed(torch.arange(i, min(i + 8, len(self.y)), device=self.y.device))
-                 for i in range(0, len(self.y), 8)]
+        parts = [self.embed(index) for index in torch.arange(len(self.y), device=self.y.device).split(8)]
         content = torch.cat([p[0] for p in parts])
         difference = torch.cat([p[1] for p in parts])
         return interpolate_embeddings(content, self.problem.target_shape[0], self.problem.observed_index), \
@@ -172,27 +82,11 @@ class DnervObjective(Objective):
 
     def render(self) -> np.ndarray:
         content, difference = self.embeddings()
-        return to_uint8(torch.cat([self.decode(content[i: i + 4], difference[i: i + 4])
-                                   for i in range(0, len(content), 4)]))
+        return tensor_to_frames(in_chunks(self.decode, content, difference, size=4))
 
     def preview(self) -> np.ndarray:
         middle = torch.tensor([len(self.y) // 2], device=self.y.device)
-        return to_uint8(self.decode(*self.embed(middle)))[0]
-
-
-def _split(stride: int) -> tuple[int, ...]:
-    """An encoder's strides for a total ``stride``: its factors (4s first, then 3, 2, 5, 7), largest first."""
-    factors = []
-    while stride > 1:
-        for f in (4, 3, 2, 5, 7):
-            if stride % f == 0:
-                factors.append(f)
-                stride //= f
-                break
-        else:
-            factors.append(stride)
-            break
-    return tuple(sorted(factors, reverse=True)) or (1,)
+        return tensor_to_frames(self.decode(*self.embed(middle)))[0]
 
 
 def interpolate_embeddings(observed: torch.Tensor, count: int, index: np.ndarray) -> torch.Tensor:
@@ -254,14 +148,9 @@ def fit_dnerv(problem: Problem, options: RunOptions, config: DnervConfig | None 
     torch.manual_seed(options.seed)
     _, height, width = problem.observed.shape[:3]
     if config is None:
-        bpp = options.params.get("bpp")
-        params = options.params.get("params")
-        config = config_for(height, width, len(problem.observed), float(bpp) if bpp is not None else None,
-                            int(params) if params is not None else None)
-    objective = DnervObjective(problem, config, batch=options.param("batch", 2))
-    schedule = schedule_from(options, 20000, 150.0, 2e-3, clip_grad=options.param("clip_grad", 1.0),
-                             warmup=options.param("warmup", 100))
-    run_fit(objective, schedule, problem, options, "dnerv")
+        config = config_for(height, width, len(problem.observed), options.param("bpp"), options.param("params"))
+    objective = DnervObjective(problem, config, batch=options.param("batch"))
+    run_fit(objective, schedule_from(options), problem, options, "dnerv")
     return objective
 
 
@@ -285,8 +174,9 @@ def compress(frames: np.ndarray, fps: float, options: RunOptions) -> bytes:
     whichever errs less); the embeddings to 6 bits (min-max, per frame or per clip). Encoders
     are not stored: decoding needs only the file.
     """
+    options = DNERV.prepared(options)
     objective = fit_dnerv(Problem("fit", frames), options)
-    prune = options.param("prune", 0.1)
+    prune = options.param("prune")
     decoder = objective.decoder
     weights = {k: v for k, v in decoder.state_dict().items() if v.dim() > 1}
     masks = magnitude_masks(weights, prune)
@@ -318,7 +208,7 @@ def decompress(data: bytes, device: str = "cpu") -> tuple[np.ndarray, float]:
     with torch.no_grad():
         for i in range(0, len(content), 4):
             frames = decoder(content[i: i + 4], difference[i: i + 4])[..., : meta["height"], : meta["width"]]
-            out[i: i + 4] = to_uint8(frames)
+            out[i: i + 4] = tensor_to_frames(frames)
     return out, meta["fps"]
 
 
@@ -326,11 +216,17 @@ def _codec_encode(frames: np.ndarray, fps: float, bpp: float) -> bytes:
     return compress(frames, fps, RunOptions(progress=False, params={"bpp": bpp}))
 
 
-METHODS = [
-    Method("dnerv", "internal", ("inpaint", "interpolate"),
-           "DNeRV: content + difference embeddings per frame, PixelShuffle decoder with gated fusion.",
-           run_dnerv, window=30, context=2),
-]
+DNERV = Method("dnerv", "internal", ("inpaint", "interpolate"),
+       "DNeRV: content + difference embeddings per frame, PixelShuffle decoder with gated fusion.",
+       run_dnerv, window=30, context=2, settings=(
+           *fit_settings(20000, 2e-3, clip_grad=1.0, warmup=100),
+           Setting("batch", 2, "frames per step", low=1, high=64),
+           Setting("bpp", None, "target bits per pixel of the compressed video (sets the decoder width)",
+                   low=0.001, high=8, kind=float),
+           Setting("params", None, "target decoder size in weights (instead of bpp)", low=1000, high=10**8,
+                   kind=int),
+           Setting("prune", 0.1, "compression: share of the decoder's weights set to zero", low=0, high=0.95)))
+METHODS = [DNERV]
 
 CODECS = [
     Codec("dnerv", "DNeRV fitted to the clip (150 s), pruned, quantised and entropy coded, at a target bpp.",

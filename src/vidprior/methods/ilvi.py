@@ -6,7 +6,7 @@ per-frame input; the frames only meet in the losses.
 
 dip: input = fixed noise; loss = weighted MSE of A(x) against the observation (any task).
 ilvi: the generator also outputs optical flow (forward and backward at strides ``strides``) and is
-fitted with four losses (METHODS.md 2.3): masked image reconstruction (1), flow reconstruction
+fitted with the paper's four losses: masked image reconstruction (1), flow reconstruction
 against DIS flow on pixels known in both frames and passing a forward-backward check (0.1),
 flow-image consistency inside the holes (1), and the masked VGG-16 perceptual loss (0.01).
 Training follows the consecutive-batch schedule: windows of ``batch`` frames at one stride with
@@ -27,17 +27,20 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import flow as flowlib
-from ..fit import Objective
+from ..fit import Objective, error_stats
 from ..losses import Perceptual, flow_consistency, flow_reconstruction, masked_mse
-from ..nn.skip import SkipNet, pad_to
+from ..nn.padding import pad_to
+from ..nn.skip import SkipNet
 from ..problems import Problem
-from ..video import frames_to_tensor
+from ..settings import Setting
+from ..video import frames_to_tensor, tensor_to_frames
 from .base import Method, RunOptions
-from .classical import flowfill
-from .internal import noise_floor, run_fit, schedule_from, to_uint8
+from .classical import FLOWFILL
+from .internal import fit_settings, in_chunks, noise_floor, run_fit, schedule_from
 
 
-def _resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+def _resize_bicubic(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """(N, C, H, W) -> (N, C, *size), antialiased bicubic (unchanged when already that size)."""
     if tuple(x.shape[-2:]) == size:
         return x
     return F.interpolate(x, size=size, mode="bicubic", align_corners=False, antialias=True)
@@ -83,14 +86,12 @@ class FrameGenerator(Objective):
 
     def frames(self, chunk: int = 4) -> torch.Tensor:
         """All generated frames, (T, 3, H, W)."""
-        count = self.inputs.shape[0]
-        parts = [self.generate(torch.arange(i, min(i + chunk, count), device=self.inputs.device))[0]
-                 for i in range(0, count, chunk)]
-        return torch.cat(parts)
+        index = torch.arange(self.inputs.shape[0], device=self.inputs.device)
+        return in_chunks(lambda part: self.generate(part)[0], index, size=chunk)
 
     def preview(self) -> np.ndarray:
         middle = torch.tensor([self.inputs.shape[0] // 2], device=self.inputs.device)
-        return to_uint8(self.generate(middle)[0])[0]
+        return tensor_to_frames(self.generate(middle)[0])[0]
 
 
 def _logit(x: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
@@ -128,24 +129,21 @@ class DipObjective(FrameGenerator):
         pick = torch.randperm(len(self.observed))[: self.batch].to(self.y.device)
         images = self.problem.observe_frames(self.generate(self.observed[pick])[0])
         loss = masked_mse(images, self.y[pick], self.w[pick])
-        mse = float(loss.detach()) / max(float(self.w[pick].mean()), 1e-8)
-        return loss, {"mse": mse, "psnr": -10 * np.log10(max(mse, 1e-12))}
+        return loss, error_stats(float(loss.detach()) / max(float(self.w[pick].mean()), 1e-8))
 
     def render(self) -> np.ndarray:
-        return to_uint8(self.frames())
+        return tensor_to_frames(self.frames())
 
 
-def _channels(options: RunOptions) -> tuple[int, ...]:
-    text = str(options.params.get("channels", "16,32,64,128,128"))
-    return tuple(int(c) for c in text.split(","))
+CHANNELS = Setting("channels", (16, 32, 64, 128, 128), "channels of the skip network per scale, fine to coarse",
+                   low=1, high=512)
 
 
 def run_dip(problem: Problem, options: RunOptions) -> np.ndarray:
     torch.manual_seed(options.seed)
-    objective = DipObjective(problem, _channels(options), options.param("batch", 4), options.seed)
-    floor = noise_floor(problem)  # discrepancy principle: stop at the noise floor
-    schedule = schedule_from(options, 3000, 150.0, 1e-2, ema=0.99 if floor else 0.0, stop_below=floor)
-    return run_fit(objective, schedule, problem, options, "dip")
+    objective = DipObjective(problem, options.param("channels"), options.param("batch"), options.seed)
+    # discrepancy principle: stop at the noise floor
+    return run_fit(objective, schedule_from(options, stop_below=noise_floor(problem)), problem, options, "dip")
 
 
 # ------------------------------------------------------------------------------------ ilvi
@@ -276,49 +274,57 @@ class InpaintObjective(FrameGenerator):
                     images[pairs], images[others], flows[pairs], self.flow_region[k, index][crop][pairs])
         if self.perceptual is not None:
             total = total + self.weights["perceptual"] * self.perceptual(images, y, known)
-        mse = float(rec.detach()) / max(float(known.mean()), 1e-8)
-        return total, {"mse": mse, "psnr": -10 * np.log10(max(mse, 1e-12))}
+        return total, error_stats(float(rec.detach()) / max(float(known.mean()), 1e-8))
 
     def render(self) -> np.ndarray:
-        return to_uint8(self.frames())
+        return tensor_to_frames(self.frames())
 
 
 # perceptual: 0.01 in the paper; off by default here, since VGG-16 costs ~3x the generator per step
 # on a CPU (--param perceptual=0.01 turns it on)
 ILVI_WEIGHTS = {"image": 1.0, "flow": 0.1, "consistency": 1.0, "perceptual": 0.0}
+LOSS_HELP = {"image": "masked image reconstruction", "flow": "flow reconstruction against DIS flow",
+             "consistency": "flow-image consistency inside the holes", "perceptual": "masked VGG-16 perceptual loss"}
 
 
 def run_ilvi(problem: Problem, options: RunOptions) -> np.ndarray:
     """Inpaint ``problem`` (task inpaint) with the internal-learning generator; see module notes."""
     torch.manual_seed(options.seed)
     t, height, width = problem.hole.shape
-    size = work_shape(height, width, options.param("work_size", 256))
-    small = _resize(frames_to_tensor(problem.observed), size)
-    hole_small = _resize(torch.from_numpy(problem.hole).float()[:, None], size)[:, 0].numpy() > 0.01
-    frames_small = to_uint8(small)
+    size = work_shape(height, width, options.param("work_size"))
+    small = _resize_bicubic(frames_to_tensor(problem.observed), size)
+    hole_small = _resize_bicubic(torch.from_numpy(problem.hole).float()[:, None], size)[:, 0].numpy() > 0.01
+    frames_small = tensor_to_frames(small)
     guide = None
-    if options.param("guide", 1):
-        guide = flowfill(Problem("inpaint", frames_small, hole_small), RunOptions(progress=False))
-    weights = {k: options.param(k, v) for k, v in ILVI_WEIGHTS.items()}
-    strides = tuple(int(s) for s in str(options.params.get("strides", "1,3")).split(",") if s)
-    if not weights["flow"] and not weights["consistency"]:
-        strides = ()
-    objective = InpaintObjective(frames_small, hole_small, guide, strides=strides, channels=_channels(options),
-                                 batch=options.param("batch", 5), batch_steps=options.param("batch_steps", 20),
-                                 crop=options.param("crop", 96), weights=weights, seed=options.seed)
-    # gradient clipping: without normalisation layers, the consistency term made rare gradient spikes
-    # (norm ~10 against ~1e-3 typical) that threw the fit off on fast-moving clips
-    schedule = schedule_from(options, 4000, 150.0, 1e-3, clip_grad=options.param("clip_grad", 0.05))
-    result = run_fit(objective, schedule, problem, options, "ilvi")
-    full = _resize(frames_to_tensor(result), (height, width))
-    return to_uint8(full)
+    if options.param("guide"):
+        guide = FLOWFILL.run(Problem("inpaint", frames_small, hole_small), RunOptions(progress=False))
+    weights = {k: options.param(k) for k in ILVI_WEIGHTS}
+    strides = options.param("strides") if weights["flow"] or weights["consistency"] else ()
+    objective = InpaintObjective(frames_small, hole_small, guide, strides=strides, channels=options.param("channels"),
+                                 batch=options.param("batch"), batch_steps=options.param("batch_steps"),
+                                 crop=options.param("crop"), weights=weights, seed=options.seed)
+    result = run_fit(objective, schedule_from(options), problem, options, "ilvi")
+    full = _resize_bicubic(frames_to_tensor(result), (height, width))
+    return tensor_to_frames(full)
 
 
 METHODS = [
     Method("dip", "internal", ("inpaint", "denoise", "interpolate", "upscale"),
            "Deep Image Prior over the video: one skip network from fixed per-frame noise, image loss only.",
-           run_dip, window=30, context=2),
+           run_dip, window=30, context=2, settings=(
+               *fit_settings(3000, 1e-2), CHANNELS,
+               Setting("batch", 4, "frames per step", low=1, high=64))),
     Method("ilvi", "internal", ("inpaint",),
            "Internal video inpainting: DIP generator of frames and flows, flow/consistency/perceptual losses.",
-           run_ilvi, window=30, context=4),
+           run_ilvi, window=30, context=4, settings=(
+               # gradient clipping: without normalisation layers, the consistency term made rare gradient
+               # spikes (norm ~10 against ~1e-3 typical) that threw the fit off on fast-moving clips
+               *fit_settings(4000, 1e-3, clip_grad=0.05), CHANNELS,
+               Setting("work_size", 256, "longest side in pixels the network works at", low=32, high=4096),
+               Setting("guide", True, "start from the frames completed by flowfill (off: the paper's noise input)"),
+               *(Setting(k, v, f"weight of the {LOSS_HELP[k]} loss", low=0) for k, v in ILVI_WEIGHTS.items()),
+               Setting("strides", (1, 3), "frame distances of the generated flows", low=1, high=30),
+               Setting("batch", 5, "consecutive frames per step", low=2, high=64),
+               Setting("batch_steps", 20, "steps on one batch before the next", low=1),
+               Setting("crop", 96, "crop size in pixels of each step", low=16, high=4096))),
 ]

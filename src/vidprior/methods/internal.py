@@ -1,26 +1,54 @@
 """What the internal-learning methods share around `vidprior.fit`: the schedule from the user's
-options, the run folder keyed by input and settings, and the figures a run reports."""
+options, the run folder keyed by input and settings, the figures a run reports, and rendering a
+clip in chunks."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import torch
 
 from ..fit import Objective, Schedule, fingerprint, fit, pick_device
 from ..problems import Problem
+from ..settings import Setting
 from .base import RunOptions
 
 
-def to_uint8(x: torch.Tensor) -> np.ndarray:
-    """(N, 3, H, W) float in [0, 1] -> (N, H, W, 3) uint8."""
-    return (x.float().clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+def in_chunks(render: Callable[..., torch.Tensor], *inputs: torch.Tensor, size: int) -> torch.Tensor:
+    """``render`` of ``inputs`` (N, ...) ``size`` at a time along N, concatenated: a whole clip's frames
+    without the activations of every frame in memory at once."""
+    return torch.cat([render(*parts) for parts in zip(*(x.split(size) for x in inputs))])
 
 
-def schedule_from(options: RunOptions, steps: int, budget: float, lr: float, **extra) -> Schedule:
-    """A `Schedule` with the method's defaults, overridden by --budget and --param steps/budget/lr/ema/precision."""
-    return Schedule(steps=options.param("steps", steps), budget=options.budget or options.param("budget", budget),
-                    lr=options.param("lr", lr), ema=options.param("ema", extra.pop("ema", 0.0)),
-                    precision=options.param("precision", "auto"), **extra)
+def fit_settings(steps: int, lr: float, *, clip_grad: float | None = None, warmup: int = 50,
+                 budget: float = 150.0) -> tuple[Setting, ...]:
+    """The settings of the fit loop (`Schedule`) with one method's defaults."""
+    return (
+        Setting("steps", steps, "most optimisation steps per window", low=1),
+        Setting("budget", budget, "seconds of fitting per window when --budget is not given", low=0.01),
+        Setting("lr", lr, "peak learning rate of Adam", low=1e-7, high=0.99),
+        Setting("warmup", warmup, "steps of linear learning-rate warm-up", low=0),
+        Setting("ema", None, "weight averaging factor, 0 = off (default: 0.99 on noisy input, else 0)",
+                low=0, high=0.9999, kind=float),
+        Setting("clip_grad", clip_grad, "largest gradient norm per step, 0 = no clipping", low=0, kind=float),
+        Setting("precision", "auto", "arithmetic: auto (bf16 where supported), bf16 or fp32",
+                choices=("auto", "bf16", "fp32")),
+    )
+
+
+def schedule_from(options: RunOptions, stop_below: float | None = None) -> Schedule:
+    """The `Schedule` of the method's fit settings (`fit_settings`), its budget overridden by --budget.
+
+    stop_below: the noise floor of a noisy observation (`noise_floor`); weight averaging is on by
+    default when there is one.
+    """
+    ema = options.param("ema")
+    return Schedule(steps=options.param("steps"), budget=options.budget or options.param("budget"),
+                    lr=options.param("lr"), warmup=options.param("warmup"),
+                    ema=(0.99 if stop_below else 0.0) if ema is None else ema,
+                    clip_grad=options.param("clip_grad") or None, precision=options.param("precision"),
+                    stop_below=stop_below)
 
 
 def noise_floor(problem: Problem) -> float | None:
@@ -42,9 +70,11 @@ def noise_floor(problem: Problem) -> float | None:
 
 def run_fit(objective: Objective, schedule: Schedule, problem: Problem, options: RunOptions, label: str
             ) -> np.ndarray:
-    """Fit ``objective`` in a run folder keyed by the problem and the method's settings; returns the render."""
+    """Fit ``objective`` in a run folder keyed by the problem and the settings changed from their defaults
+    (a run folder of an earlier version, before settings were declared, keeps its key); returns the render."""
+    settings = sorted(options.changed().items())
     key = fingerprint(problem.observed, problem.hole,
-                      extra=f"{label} {problem.task} {problem.factor} {problem.sigma} {sorted(options.params.items())}")
+                      extra=f"{label} {problem.task} {problem.factor} {problem.sigma} {settings}")
     result, report = fit(objective, schedule, run_dir=options.run_dir and options.run_dir / key,
                          resume=options.resume, key=key, device=pick_device(options.device, loud=options.progress),
                          progress=options.progress, label=label)

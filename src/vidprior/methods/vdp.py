@@ -6,8 +6,8 @@ fitted to the one observed video through the task's observation operator with th
 pyramid loss (`vidprior.losses.pyramid_mse`). The frames never enter the network: everything the
 video shares over time has to be carried by the dynamics, which is the prior.
 
-No public code exists for the paper (METHODS.md §1.2), so every unknown is a parameter
-(``--param key=value``); the defaults are our choices, made for a CPU budget of minutes:
+No public code exists for the paper, so every unknown is a parameter (``--param key=value``);
+the defaults are our choices, made for a CPU budget of minutes (the networks: `vidprior.nn.vdp`):
 
 - latent: a spatial tensor of ``latent`` channels at 1/2**len(decoder) of the frame size; z0 ~ N(0, I).
 - LFPNet: one ConvLSTM cell (``hidden`` channels) fed with z_{t-1}; z_t = z_{t-1} + conv1x1(h_t)
@@ -28,56 +28,15 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch import nn
 
-from ..errors import VidpriorError
-from ..fit import Objective
+from ..fit import Objective, error_stats
 from ..losses import masked_mse, pyramid_mse
-from ..nn.convlstm import ConvLSTMCell
+from ..nn.vdp import FrameDecoder, LatentDynamics
 from ..problems import Problem
+from ..settings import Setting
+from ..video import tensor_to_frames
 from .base import Method, RunOptions
-from .internal import noise_floor, run_fit, schedule_from, to_uint8
-
-
-class LatentDynamics(nn.Module):
-    """LFPNet: rolls a latent (1, C, h, w) forward; ``forward(z0, steps)`` -> (steps, C, h, w), z_0 first."""
-
-    def __init__(self, channels: int, hidden: int) -> None:
-        super().__init__()
-        self.cell = ConvLSTMCell(channels, hidden)
-        self.step = nn.Conv2d(hidden, channels, 1)
-
-    def forward(self, z0: torch.Tensor, steps: int) -> torch.Tensor:
-        latents, z, state = [z0], z0, None
-        for _ in range(steps - 1):
-            state = self.cell(z, state)
-            z = z + self.step(state[0])
-            latents.append(z)
-        return torch.cat(latents)
-
-
-def _block(cin: int, cout: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, padding_mode="reflect"),
-                         nn.GroupNorm(min(8, cout), cout), nn.LeakyReLU(0.2))
-
-
-class FrameDecoder(nn.Module):
-    """FDNet: latents (N, C, h, w) -> frames (N, 3, h·2**len(channels), w·2**len(channels)) in [0, 1]."""
-
-    def __init__(self, latent: int, channels: tuple[int, ...]) -> None:
-        super().__init__()
-        layers: list[nn.Module] = [_block(latent, channels[0])]
-        previous = channels[0]
-        for c in channels:
-            layers += [nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
-                       _block(previous, c), _block(c, c)]
-            previous = c
-        layers += [nn.Conv2d(previous, 3, 1), nn.Sigmoid()]
-        self.net = nn.Sequential(*layers)
-        self.multiple = 2 ** len(channels)
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z)
+from .internal import fit_settings, in_chunks, noise_floor, run_fit, schedule_from
 
 
 class VdpObjective(Objective):
@@ -87,12 +46,6 @@ class VdpObjective(Objective):
                  decoder: tuple[int, ...] = (64, 32, 16), levels: int = 3, batch: int = 2,
                  init_steps: int = 100, seed: int = 0) -> None:
         super().__init__()
-        for name, value in (("latent", latent), ("hidden", hidden), ("levels", levels), ("batch", batch),
-                            *((f"decoder[{i}]", c) for i, c in enumerate(decoder))):
-            if not 1 <= value <= 4096:
-                raise VidpriorError(f"--param {name}={value} is out of range; give a whole number from 1 to 4096")
-        if not decoder:
-            raise VidpriorError("--param decoder= needs at least one width, e.g. decoder=64,32,16")
         self.problem = problem
         self.size = problem.target_shape
         self.dynamics = LatentDynamics(latent, hidden)
@@ -124,42 +77,38 @@ class VdpObjective(Objective):
         x = self.problem.observe_frames(self.decode(latents))
         y, w = self.y[pick], self.w[pick]
         loss = pyramid_mse(x, y, w, self.levels)
-        mse = float(masked_mse(x.detach(), y, w)) / max(float(w.mean()), 1e-8)
-        return loss, {"mse": mse, "psnr": -10 * np.log10(max(mse, 1e-12))}
+        return loss, error_stats(float(masked_mse(x.detach(), y, w)) / max(float(w.mean()), 1e-8))
 
     def frames(self, chunk: int = 4) -> torch.Tensor:
         """All target frames (T, 3, H, W)."""
-        latents = self.dynamics(self.z0, self.size[0])
-        return torch.cat([self.decode(latents[i: i + chunk]) for i in range(0, len(latents), chunk)])
+        return in_chunks(self.decode, self.dynamics(self.z0, self.size[0]), size=chunk)
 
     def render(self) -> np.ndarray:
-        return to_uint8(self.frames())
+        return tensor_to_frames(self.frames())
 
     def preview(self) -> np.ndarray:
         middle = self.size[0] // 2
-        return to_uint8(self.decode(self.dynamics(self.z0, middle + 1)[middle:]))[0]
-
-
-def _ints(text: str, name: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(c) for c in str(text).split(",") if c)
-    except ValueError:
-        raise VidpriorError(f"--param {name}={text}: give comma-separated whole numbers, e.g. 64,32,16") from None
+        return tensor_to_frames(self.decode(self.dynamics(self.z0, middle + 1)[middle:]))[0]
 
 
 def run_vdp(problem: Problem, options: RunOptions) -> np.ndarray:
     torch.manual_seed(options.seed)
-    objective = VdpObjective(problem, latent=options.param("latent", 32), hidden=options.param("hidden", 32),
-                             decoder=_ints(options.params.get("decoder", "64,32,16"), "decoder"),
-                             levels=options.param("levels", 3), batch=options.param("batch", 2),
-                             init_steps=options.param("init_steps", 100), seed=options.seed)
-    floor = noise_floor(problem)
-    schedule = schedule_from(options, 10000, 150.0, 5e-3, ema=0.99 if floor else 0.0, stop_below=floor)
-    return run_fit(objective, schedule, problem, options, "vdp")
+    objective = VdpObjective(problem, latent=options.param("latent"), hidden=options.param("hidden"),
+                             decoder=options.param("decoder"), levels=options.param("levels"),
+                             batch=options.param("batch"), init_steps=options.param("init_steps"), seed=options.seed)
+    return run_fit(objective, schedule_from(options, stop_below=noise_floor(problem)), problem, options, "vdp")
 
 
 METHODS = [
     Method("vdp", "internal", ("inpaint", "denoise", "interpolate", "upscale"),
            "Video Dynamics Prior: ConvLSTM latent dynamics from fixed noise + conv frame decoder, pyramid loss.",
-           run_vdp, window=30, context=2),
+           run_vdp, window=30, context=2, settings=(
+               *fit_settings(10000, 5e-3),
+               Setting("latent", 32, "channels of the latent state", low=1, high=512),
+               Setting("hidden", 32, "channels of the ConvLSTM", low=1, high=512),
+               Setting("decoder", (64, 32, 16), "channels of the frame decoder's stages, coarse to fine",
+                       low=1, high=512),
+               Setting("levels", 3, "levels of the spatial pyramid loss", low=1, high=6),
+               Setting("batch", 2, "frames per step", low=1, high=64),
+               Setting("init_steps", 100, "warm-up steps predicting ever further into the clip", low=0))),
 ]

@@ -7,7 +7,7 @@ after nearest x2 upsampling and concatenation with the skip. Reflection padding 
 Normalisation is GroupNorm rather than the original BatchNorm, so that a frame's output does not
 depend on which other frames share its batch; ``norm=False`` drops it, so that a net trained on
 crops renders whole frames the same way. Input (N, C_in, H, W) with H and W multiples of
-2**len(channels) (see `pad_to`); output (N, C_out, H, W) without an activation.
+2**len(channels) (see `vidprior.nn.padding.pad_to`); output (N, C_out, H, W) without an activation.
 """
 
 from __future__ import annotations
@@ -67,15 +67,3 @@ class SkipNet(nn.Module):
             x = self.up[i](x)
         return self.head(x)
 
-
-def pad_to(x: torch.Tensor, multiple: int, smallest: int = 0) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Reflect-pad (N, C, H, W) at the bottom/right up to multiples of ``multiple``, at least ``smallest``.
-
-    Returns (x, (H, W)) with the original size.
-    """
-    h, w = x.shape[-2:]
-    ph, pw = max(-h % multiple, smallest - h), max(-w % multiple, smallest - w)
-    if ph or pw:
-        mode = "reflect" if ph < h and pw < w else "replicate"
-        x = F.pad(x, (0, pw, 0, ph), mode=mode)
-    return x, (h, w)

@@ -14,12 +14,13 @@ strokes) and scores the network's fill against the frames behind the holes:
 The curriculum of the paper in two stages: ``single`` (one output, no feedback) then
 ``recurrent`` (three consecutive outputs, previous output and ConvLSTM state fed forward).
 
-Adaptation (``--adapt 60s``) is the same objective over the one input video: synthetic holes are
-placed on its known pixels and the loss counts known pixels only.
+Adaptation (``--adapt 60s``, `adaptation`) is the same objective over the one input video:
+synthetic holes are placed on its known pixels and the loss counts known pixels only.
 """
 
 from __future__ import annotations
 
+import copy
 import sys
 import time
 from dataclasses import dataclass
@@ -29,23 +30,22 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import flow
-from .errors import VidpriorError
-from .fit import Objective, Schedule, fingerprint, fit, pick_device
-from .methods.base import RunOptions
-from .methods.internal import run_fit
-from .methods.vinet import OFFSETS, inpaint_frames, mirror, save_weights, to_signed
-from .metrics import _ssim_maps
-from .nn.vinet import Vinet, VinetConfig
-from .problems import Problem, moving_masks, stroke_masks
-from .video import read_video
+from .. import flow
+from ..errors import VidpriorError
+from ..fit import Objective, Schedule, error_stats, fingerprint, fit, pick_device
+from ..metrics import _ssim_maps
+from ..problems import Problem, moving_masks, stroke_masks
+from ..video import read_video
+from .inference import OFFSETS, inpaint_frames, mirror, to_signed
+from .network import Vinet, VinetConfig
+from .weights import load_vinet, save_vinet
 
 HOLE_WEIGHT = 5.0
 STAGES = {"single": 1, "recurrent": 3}  # outputs per sample
 
 
 @dataclass
-class Clip:
+class TrainingClip:
     """frames (T, H, W, 3) uint8; trusted (T, H, W) bool or None (all known); shapes: object masks to
     borrow hole shapes from, (T, H, W) bool or None."""
 
@@ -55,9 +55,9 @@ class Clip:
     shapes: np.ndarray | None = None
 
 
-def load_clips(folders: list[Path], max_frames: int | None = None) -> list[Clip]:
+def load_training_clips(folders: list[Path], max_frames: int | None = None) -> list[TrainingClip]:
     """Training clips from folders: each a clip (``frames/`` [+ ``masks/``], or a video file) or a folder of them."""
-    clips: list[Clip] = []
+    clips: list[TrainingClip] = []
     for folder in map(Path, folders):
         if not folder.exists():
             raise VidpriorError(f"--data {folder}: no such file or folder")
@@ -74,7 +74,7 @@ def load_clips(folders: list[Path], max_frames: int | None = None) -> list[Clip]
                 shapes = read_video(path / "masks", count=len(frames)).frames.max(axis=3) > 127
                 if shapes.shape != frames.shape[:3] or not shapes.any():
                     shapes = None
-            clips.append(Clip(path.stem if path.is_file() else path.name, frames, None, shapes))
+            clips.append(TrainingClip(path.stem if path.is_file() else path.name, frames, None, shapes))
     if not clips:
         raise VidpriorError(f"no clips in {', '.join(map(str, folders))}: give video files or folders with frames/")
     small = [c.name for c in clips if min(c.frames.shape[1:3]) < 32]
@@ -112,7 +112,7 @@ def _random(high: int) -> int:
     return int(torch.randint(high, ()).item()) if high > 1 else 0
 
 
-def draw_sample(clips: list[Clip], shape_bank: list[np.ndarray], batch: int, crop: int, outputs: int) -> Sample:
+def draw_sample(clips: list[TrainingClip], shape_bank: list[np.ndarray], batch: int, crop: int, outputs: int) -> Sample:
     """Random crops of random clips with holes; all randomness from torch's RNG (checkpointed by `fit`)."""
     span = list(range(-6, outputs + 6))  # frames relative to the first output
     rng = np.random.default_rng(_random(2**31))
@@ -169,7 +169,7 @@ class VinetTraining(Objective):
     fixed stroke holes), so the run folder shows it improve.
     """
 
-    def __init__(self, net: Vinet, clips: list[Clip], stage: str = "single", batch: int = 2, crop: int = 128,
+    def __init__(self, net: Vinet, clips: list[TrainingClip], stage: str = "single", batch: int = 2, crop: int = 128,
                  flow_weight: float = 0.05, temporal_weight: float = 1.0) -> None:
         super().__init__()
         if stage not in STAGES:
@@ -239,8 +239,7 @@ class VinetTraining(Objective):
             with torch.no_grad():
                 hole_error += float(((pasted - target) / 2).pow(2).mul(hole_known).sum())
                 hole_pixels += float(hole_known.sum()) * 3
-        mse = hole_error / max(hole_pixels, 1.0)
-        return total / len(s.outputs), {"psnr": float(10 * np.log10(1 / max(mse, 1e-10))), "mse": mse}
+        return total / len(s.outputs), error_stats(hole_error / max(hole_pixels, 1.0))
 
     def render(self) -> np.ndarray:
         device = next(self.net.parameters()).device
@@ -267,15 +266,13 @@ def train_vinet(data: list[Path], output: Path, *, budget: float, width: int = 8
     The budget is split between the stages: ``split`` for 'single', the rest for 'recurrent'.
     Returns figures for the report (steps per stage, seconds, validation PSNR of the holes).
     """
-    from .methods.vinet import load_weights
-
     if not 0 <= split <= 1:
         raise VidpriorError(f"split={split} must be in [0, 1] (the share of the budget for the first stage)")
     if output.suffix != ".safetensors":
         raise VidpriorError(f"-o {output}: VINet weights are written as NAME.safetensors")
     torch.manual_seed(seed)
-    clips = load_clips(data)
-    net = load_weights(init)[0].train() if init else Vinet(VinetConfig(width=width)).train()
+    clips = load_training_clips(data)
+    net = load_vinet(init)[0].train() if init else Vinet(VinetConfig(width=width)).train()
     chosen = pick_device(device, loud=progress)
     names = " ".join(f"{c.name}:{len(c.frames)}" for c in clips)
     figures: dict[str, float] = {}
@@ -294,26 +291,18 @@ def train_vinet(data: list[Path], output: Path, *, budget: float, width: int = 8
         figures[f"{stage} steps"] = report.steps
     net = net.cpu().eval()
     figures["seconds"] = time.monotonic() - began
-    save_weights(net, output, trained=(f"vidprior train vinet: {len(clips)} clips ({names}); width {net.config.width}, "
+    save_vinet(net, output, trained=(f"vidprior train vinet: {len(clips)} clips ({names}); width {net.config.width}, "
                                        f"crop {crop}, batch {batch}, budget {budget:.0f}s, "
                                        f"steps {figures.get('single steps', 0)}+{figures.get('recurrent steps', 0)}"))
     return figures
 
 
-def adapt_to_video(net: Vinet, problem: Problem, options: RunOptions, seconds: float) -> Vinet:
-    """Fine-tune a copy of ``net`` on the video to inpaint (holes placed on its known pixels) for ``seconds``."""
-    import copy
-
+def adaptation(net: Vinet, problem: Problem, seconds: float, *, steps: int, lr: float, batch: int, crop: int
+               ) -> tuple[VinetTraining, Schedule]:
+    """What fine-tuning a copy of ``net`` (the objective's ``net``) on the video to inpaint fits for
+    ``seconds``: holes placed on its known pixels, the hole's own shapes borrowed for them."""
     if seconds <= 0:
         raise VidpriorError(f"--adapt {seconds}: give a positive duration, e.g. 60s")
-    tuned = copy.deepcopy(net).train()
-    clip = Clip("input", problem.observed, ~problem.hole, shapes=problem.hole if problem.hole.any() else None)
-    crop = options.param("adapt_crop", 128)
-    objective = VinetTraining(tuned, [clip], stage="recurrent", batch=options.param("adapt_batch", 1), crop=crop)
-    schedule = Schedule(steps=options.param("adapt_steps", 1_000_000), budget=seconds,
-                        lr=options.param("adapt_lr", 1e-4), warmup=10, final_lr=0.1, clip_grad=1.0)
-    inner = RunOptions(seed=options.seed, device=options.device, run_dir=options.run_dir, resume=options.resume,
-                       progress=options.progress, params={**options.params, "stage": "adapt"})
-    run_fit(objective, schedule, problem, inner, label="vinet adapt")
-    options.stats.update({f"adapt {k}": v for k, v in inner.stats.items()})
-    return tuned.eval()
+    clip = TrainingClip("input", problem.observed, ~problem.hole, shapes=problem.hole if problem.hole.any() else None)
+    objective = VinetTraining(copy.deepcopy(net).train(), [clip], stage="recurrent", batch=batch, crop=crop)
+    return objective, Schedule(steps=steps, budget=seconds, lr=lr, warmup=10, final_lr=0.1, clip_grad=1.0)

@@ -16,9 +16,9 @@ layers the untrained network starts as a flow-guided fill with learned flows, an
 feature path learns the corrections.
 
 All widths scale with ``VinetConfig.width`` (32 = the paper's network, ~14 M weights); images
-are (N, 3, H, W) in [-1, 1] with H and W multiples of 8 (`pad_to` pads), holes (N, 1, H, W) in
-{0, 1} with 1 = unknown. Every stream is encoded from 5 channels: RGB with holes zeroed, a
-constant one and the hole mask.
+are (N, 3, H, W) in [-1, 1] with H and W multiples of ``MULTIPLE`` (`vidprior.nn.padding.pad_to`
+pads), holes (N, 1, H, W) in {0, 1} with 1 = unknown. Every stream is encoded from 5 channels:
+RGB with holes zeroed, a constant one and the hole mask.
 """
 
 from __future__ import annotations
@@ -30,9 +30,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..flow import warp
-from .convlstm import ConvLSTMCell
+from ..nn.convlstm import ConvLSTMCell
 
 SOURCES = 5  # four neighbours and the previous output
+MULTIPLE = 8  # H and W of the input: the encoders downsample three times
 
 
 @dataclass(frozen=True)
@@ -262,7 +263,7 @@ class Vinet(nn.Module):
     def encode_sources(self, images: torch.Tensor, holes: torch.Tensor) -> Sources:
         """Frames (N, S, 3, H, W) in [-1, 1] and their holes (N, S, 1, H, W) → `Sources`.
 
-        A frame is encoded once and reused by every step it serves (see `methods.vinet.SourceCache`).
+        A frame is encoded once and reused by every step it serves (see `vidprior.vinet.inference.SourceCache`).
         """
         n, s = images.shape[:2]
         feats = self.source_encoder(self.stream(images.flatten(0, 1), holes.flatten(0, 1)))
@@ -272,7 +273,7 @@ class Vinet(nn.Module):
                   flows: torch.Tensor) -> torch.Tensor:
         """The pixel-level fill: images (N, 5, 3, H, W) with holes (N, 5, 1, H, W), warped by ``flows``
         (N, 5, 2, H, W) and mixed by learned weights among the sources that see each pixel; the
-        reference's own pixels where it has them; `smooth_fill` where nothing does. (N, 3, H, W)."""
+        reference's own pixels where it has them; `pull_push_fill` where nothing does. (N, 3, H, W)."""
         n = reference.shape[0]
         warped = warp(images.flatten(0, 1), flows.flatten(0, 1)).unflatten(0, (n, SOURCES))
         seen = 1 - warp(holes.flatten(0, 1), flows.flatten(0, 1)).unflatten(0, (n, SOURCES)).clamp(0, 1)
@@ -283,7 +284,7 @@ class Vinet(nn.Module):
         known = 1 - hole
         mixed = torch.where(hole > 0, mixed, reference)
         valid = torch.maximum(known, seen.amax(1))
-        return torch.where(valid > 0, mixed, smooth_fill(mixed, valid))
+        return torch.where(valid > 0, mixed, pull_push_fill(mixed, valid))
 
     # -------------------------------------------------------------------------------- the step
 
@@ -334,9 +335,10 @@ class Vinet(nn.Module):
         return StepOutput(image, flows, feedback_flow, state)
 
 
-def smooth_fill(x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+def pull_push_fill(x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     """Pull-push fill: (N, C, H, W) values where ``valid`` (N, 1, H, W) is 1, a smooth interpolation of them
-    elsewhere (each missing pixel takes the valid mean of the finest pyramid level that has any)."""
+    elsewhere (each missing pixel takes the valid mean of the finest pyramid level that has any).
+    On the device and differentiable; `vidprior.flow.fill_smooth` fills a numpy flow field instead."""
     sums, weights = [x * valid], [valid]
     while min(sums[-1].shape[-2:]) > 1:
         sums.append(F.avg_pool2d(sums[-1], 2, ceil_mode=True))
@@ -347,17 +349,3 @@ def smooth_fill(x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         filled = torch.where(weight > 1e-6, total / weight.clamp_min(1e-6), coarse)
     return filled
 
-
-def pad_to(x: torch.Tensor, multiple: int = 8) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Replicate-pad (..., H, W) at the bottom/right to multiples of ``multiple``; returns (padded, (H, W))."""
-    height, width = x.shape[-2:]
-    ph, pw = -height % multiple, -width % multiple
-    if ph or pw:
-        shape = x.shape
-        x = F.pad(x.reshape(-1, *shape[-3:]), (0, pw, 0, ph), mode="replicate").reshape(*shape[:-2], height + ph,
-                                                                                           width + pw)
-    return x, (height, width)
-
-
-def count_parameters(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())

@@ -1,0 +1,149 @@
+"""/api/jobs: queue a job on an uploaded video, watch it, cancel, run again or forget it, fetch its result."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import FileResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from .. import requests
+from ..errors import VidpriorError
+from ..jobs import Job, JobState
+from ..masks import keyframe_masks
+from ..methods import DEFAULTS
+from .common import Queue, Videos, frame_png, json_object
+from .videos import find_video, painted
+
+PAGE_TASKS = tuple(requests.TASKS)  # the page offers the restoring tasks (not compress or retarget)
+NOT_FROM_THE_PAGE = ("weights",)  # settings naming files on the server
+
+router = APIRouter(prefix="/api/jobs")
+
+
+@router.post("")
+async def create_job(request: Request, queue: Queue, videos: Videos):
+    """Queue what the page asks: {video, task, method, budget, factor, sigma, keyframes | uploaded mask}."""
+    spec = await json_object(request)
+    folder, info = find_video(videos, str(spec.get("video", "")))
+    job_id = queue.new_id()
+    job_dir = queue.job_folder(job_id)
+    try:
+        job = await run_in_threadpool(_job_from_request, spec, folder, info, job_id, job_dir)  # writes masks
+    except VidpriorError:
+        shutil.rmtree(job_dir, ignore_errors=True)
+        raise
+    return queue.submit(job_id, job, video=info["id"], video_name=info["name"], task=job.task,
+                        method=job.method or DEFAULTS[job.task]).to_dict()
+
+
+@router.get("")
+def list_jobs(queue: Queue):
+    return queue.all()
+
+
+@router.get("/{job_id}")
+def job_view(job_id: str, queue: Queue):
+    return queue.view(job_id)
+
+
+@router.post("/{job_id}/cancel")
+def cancel_job(job_id: str, queue: Queue):
+    return queue.cancel(job_id).to_dict()
+
+
+@router.post("/{job_id}/again")
+def run_again(job_id: str, queue: Queue):
+    return queue.again(job_id).to_dict()
+
+
+@router.delete("/{job_id}")
+def delete_job(job_id: str, queue: Queue):
+    queue.delete(job_id)
+    return {"deleted": job_id}
+
+
+@router.get("/{job_id}/preview")
+def job_preview(job_id: str, queue: Queue):
+    queue.record(job_id)
+    previews = sorted(queue.job_folder(job_id).glob("run/**/preview.png"), key=lambda p: p.stat().st_mtime)
+    if not previews:
+        raise HTTPException(404, "no preview yet (classical methods write none)")
+    return FileResponse(previews[-1], media_type="image/png", headers={"Cache-Control": "no-store"})
+
+
+@router.get("/{job_id}/result")
+def job_result(job_id: str, queue: Queue):
+    record = queue.record(job_id)
+    if record.state != JobState.DONE:
+        raise HTTPException(409, f"job {job_id} is {record.state}; the result comes when it is done")
+    name = f"{Path(record.video_name or 'video').stem}-{record.task}-{record.method}.mp4"
+    return FileResponse(record.output, media_type="video/mp4", filename=name)
+
+
+@router.get("/{job_id}/frames/{index}")
+def job_frame(job_id: str, index: int, queue: Queue):
+    record = queue.record(job_id)
+    if record.state != JobState.DONE:
+        raise HTTPException(409, f"job {job_id} is {record.state}")
+    return Response(frame_png(str(record.output), index), media_type="image/png")
+
+
+def _job_from_request(spec: dict, video: Path, info: dict, job_id: str, job_dir: Path) -> Job:
+    """The `Job` a page request asks for, its files (mask) in ``job_dir``, checked like the command line."""
+    task, method = spec.get("task", "inpaint"), spec.get("method") or None
+    if task not in PAGE_TASKS:
+        raise VidpriorError(f"task '{task}' is not one of {', '.join(PAGE_TASKS)}")
+    if method is not None and not isinstance(method, str):
+        raise VidpriorError("method must be a method's name; `vidprior methods` lists them")
+    param = spec.get("param") or {}
+    if isinstance(param, dict) and set(param) & set(NOT_FROM_THE_PAGE):
+        raise VidpriorError(f"{', '.join(sorted(set(param) & set(NOT_FROM_THE_PAGE)))}: not settable from the page")
+    values = {"input": video / info["source"], "output": job_dir / "result.mp4", "method": method,
+              "budget": spec.get("budget"), "compare": job_dir / "compare.mp4", "param": param or None}
+    if task in ("interpolate", "upscale"):
+        factor = _number(spec, "factor", int)
+        values["factor" if task == "interpolate" else "scale"] = 2 if factor is None else factor
+    if task in ("denoise", "upscale"):
+        values["sigma"] = _number(spec, "sigma", float)
+    job_dir.mkdir(parents=True)
+    if task == "inpaint":
+        values["mask"] = _job_mask(spec, video, info, job_dir)
+    return Job(job_id, requests.Request.build(task, values))
+
+
+def _number(spec: dict, key: str, kind: type) -> int | float | None:
+    """A number field of a job request (None when left empty)."""
+    value = spec.get(key)
+    if value in (None, ""):
+        return None
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise VidpriorError(f"{key} {value!r} is not {'a whole number' if kind is int else 'a number'}") from None
+
+
+def _job_mask(spec: dict, video: Path, info: dict, job_dir: Path) -> str:
+    """The inpainting mask of a new job, in the job's folder: painted keyframes -> PNG frames, or a copy
+    of the video's uploaded mask (a later upload must not change a queued job)."""
+    keyframes = spec.get("keyframes") or {}
+    if not isinstance(keyframes, dict):
+        raise VidpriorError("keyframes must map frame numbers to PNG data URLs")
+    if not keyframes:
+        uploaded = sorted(video.glob("mask*"))
+        if not uploaded:
+            raise VidpriorError("no mask: paint the region to fill on a frame, or upload a mask")
+        kept = job_dir / uploaded[0].name
+        (shutil.copytree if uploaded[0].is_dir() else shutil.copyfile)(uploaded[0], kept)
+        return str(kept)
+    folder = job_dir / "mask"
+    folder.mkdir()
+    for t, mask in enumerate(keyframe_masks(painted(keyframes, info), info["frames"])):
+        if mask.all():
+            raise VidpriorError(f"the mask of frame {t} covers the whole frame; leave something to fill it from")
+        cv2.imwrite(str(folder / f"{t:05d}.png"), mask.astype(np.uint8) * 255)
+    return str(folder)

@@ -1,0 +1,43 @@
+"""Helpers shared by the tests: waiting for something to happen; what a degraded clip gives by itself."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+import numpy as np
+
+from vidprior import metrics
+from vidprior.problems import Problem
+
+T = TypeVar("T")
+
+
+def wait_until(condition: Callable[[], T], timeout: float, what: str, every: float = 0.1) -> T:
+    """Poll ``condition`` until it returns something true, and return that; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, f"still waiting for {what} after {timeout} s"
+        time.sleep(every)
+    return value
+
+
+def psnr_vs_input_alone(problem: Problem, result: np.ndarray, clean: np.ndarray) -> tuple[float, float]:
+    """PSNR against ``clean`` of ``result`` and of the answer ``problem``'s degraded input gives by itself,
+    over the pixels the task makes: inpaint the hole (filled with the mean colour of the known pixels),
+    denoise the noisy frames, interpolate the new frames (each a copy of the one before), upscale a
+    nearest-neighbour enlargement."""
+    region, observed, k = None, problem.observed, problem.factor
+    if problem.task == "inpaint":
+        region, alone = problem.hole, observed.copy()
+        alone[region] = observed[~region].mean(axis=0)
+    elif problem.task == "interpolate":
+        region = np.ones(clean.shape[:3], bool)
+        region[problem.observed_index] = False
+        alone = observed.repeat(k, axis=0)[: len(clean)]
+    elif problem.task == "upscale":
+        alone = observed.repeat(k, axis=1).repeat(k, axis=2)
+    else:
+        alone = observed
+    return metrics.psnr(result, clean, region), metrics.psnr(alone, clean, region)
