@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
+import cv2
 import numpy as np
+from synthetic import panning_clip
 
 from vidprior import metrics
 from vidprior.problems import Problem
@@ -41,3 +44,16 @@ def psnr_vs_input_alone(problem: Problem, result: np.ndarray, clean: np.ndarray)
     else:
         alone = observed
     return metrics.psnr(result, clean, region), metrics.psnr(alone, clean, region)
+
+
+def write_training_folder(folder: Path, frames: int, height: int, width: int, step: int = 2) -> Path:
+    """Two panning clips ``a`` and ``b`` as ``folder/NAME/frames/`` with a moving box in ``masks/``."""
+    for name, seed in (("a", 0), ("b", 1)):
+        (folder / name / "frames").mkdir(parents=True)
+        (folder / name / "masks").mkdir()
+        for i, frame in enumerate(panning_clip(frames=frames, height=height, width=width, step=step, seed=seed)):
+            cv2.imwrite(str(folder / name / "frames" / f"{i:05d}.png"), frame[..., ::-1])
+            mask = np.zeros((height, width), np.uint8)
+            mask[height // 4: height // 2, width // 8 + step * i: width // 8 + step * i + width // 4] = 255
+            cv2.imwrite(str(folder / name / "masks" / f"{i:05d}.png"), mask)
+    return folder

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 import torch
+from helpers import write_training_folder
 from synthetic import panning_clip, textured_image
 
 from vidprior import flow
@@ -16,11 +16,12 @@ from vidprior.methods import METHODS, RunOptions
 from vidprior.nn.padding import pad_to
 from vidprior.problems import Problem, stroke_masks
 from vidprior.retarget import place_object
+from vidprior.training_clips import TrainingClip, synthetic_holes
 from vidprior.video import read_video, write_video
 from vidprior.vinet import Vinet, VinetConfig, inpaint_frames, load_vinet, save_vinet, shipped_weights
 from vidprior.vinet.inference import mirror
 from vidprior.vinet.network import MULTIPLE, FlowEstimator, cost_volume
-from vidprior.vinet.training import TrainingClip, VinetTraining, draw_sample, synthetic_holes
+from vidprior.vinet.training import VinetTraining, draw_sample
 
 TINY = VinetConfig(width=4, displacement=2)
 
@@ -203,15 +204,7 @@ def test_adaptation_trusts_only_known_pixels(weights):
 
 @pytest.mark.slow
 def test_train_command_writes_loadable_weights_and_resumes(tmp_path, vidprior):
-    data = tmp_path / "data"
-    for name, seed in (("a", 0), ("b", 1)):
-        (data / name / "frames").mkdir(parents=True)
-        (data / name / "masks").mkdir()
-        for i, frame in enumerate(panning_clip(frames=14, height=40, width=48, seed=seed)):
-            cv2.imwrite(str(data / name / "frames" / f"{i:05d}.png"), frame[..., ::-1])
-            mask = np.zeros((40, 48), np.uint8)
-            mask[10:20, 5 + i: 15 + i] = 255
-            cv2.imwrite(str(data / name / "masks" / f"{i:05d}.png"), mask)
+    data = write_training_folder(tmp_path / "data", frames=14, height=40, width=48)
     out = tmp_path / "w.safetensors"
     args = ["train", "vinet", "--data", str(data), "-o", str(out), "--budget", "4s", "--width", "4", "--crop", "32",
             "--batch", "1", "-q"]

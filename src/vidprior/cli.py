@@ -69,20 +69,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("methods", help="list the methods and the tasks each serves, or one method's settings")
     p.add_argument("name", nargs="?", help="a method: print its settings (--param KEY=VALUE)")
 
-    p = sub.add_parser("train", help="train a feed-forward method (vinet) on folders of clips")
-    p.add_argument("method", choices=["vinet"], help="the method to train")
+    p = sub.add_parser("train", help="train a feed-forward network (vinet, flowcomp) on folders of clips")
+    p.add_argument("method", choices=["vinet", "flowcomp"],
+                   help="vinet (video inpainting) or flowcomp (flow completion inside holes, trained on flows)")
     p.add_argument("--data", type=Path, action="append", required=True,
                    help="clips: a video file, a folder with frames/ (+ masks/ lending hole shapes), or a folder of "
                         "those; repeat for more")
     p.add_argument("-o", "--output", type=Path, required=True, help="weights file to write, NAME.safetensors")
     p.add_argument("--budget", default="30m", help="training time, e.g. 30m, 2h (default 30m)")
-    p.add_argument("--width", type=int, default=8, help="network width (the paper: 32; default 8 for CPUs)")
-    p.add_argument("--crop", type=int, default=128, help="training crop size in pixels (default 128)")
-    p.add_argument("--batch", type=int, default=2, help="clips per step (default 2)")
-    p.add_argument("--split", type=float, default=0.6,
-                   help="share of the budget for the first (non-recurrent) stage (default 0.6)")
-    p.add_argument("--lr", type=float, default=5e-4, help="peak learning rate (default 5e-4)")
-    p.add_argument("--init", type=Path, default=None, help="start from these weights instead of from scratch")
+    p.add_argument("--width", type=int, default=None,
+                   help="network width (vinet: default 8, the paper 32; flowcomp: default 16)")
+    p.add_argument("--crop", type=int, default=None,
+                   help="training crop size in pixels (vinet: default 128; flowcomp: default 96, at 1/4 size)")
+    p.add_argument("--batch", type=int, default=None, help="crops per step (vinet: default 2; flowcomp: default 4)")
+    p.add_argument("--split", type=float, default=None,
+                   help="vinet only: share of the budget for the first (non-recurrent) stage (default 0.6)")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (vinet: default 5e-4; flowcomp: 1e-3)")
+    p.add_argument("--init", type=Path, default=None, help="vinet only: start from these weights instead of from "
+                                                           "scratch")
     p.add_argument("--device", default="auto", choices=DEVICES)
     p.add_argument("--run-dir", type=Path, default=None, help="checkpoints (default: OUTPUT.run)")
     p.add_argument("--resume", action="store_true", help="carry on from the checkpoints in the run folder")
@@ -191,12 +195,21 @@ def _decompress(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .vinet import train_vinet
+    given = {k: v for k in ("width", "crop", "batch", "split", "lr", "init") if (v := getattr(args, k)) is not None}
+    common = {"run_dir": args.run_dir or default_run_dir(args.output), "resume": args.resume, "device": args.device,
+              "seed": args.seed, "progress": not args.quiet}
+    if args.method == "flowcomp":
+        from .flowcomp import train_flowcomp
 
-    figures = train_vinet(args.data, args.output, budget=parse_duration(args.budget), width=args.width,
-                          crop=args.crop, batch=args.batch, split=args.split, lr=args.lr, init=args.init,
-                          run_dir=args.run_dir or default_run_dir(args.output), resume=args.resume,
-                          device=args.device, seed=args.seed, progress=not args.quiet)
+        refused = [f"--{k}" for k in ("split", "init") if k in given]
+        if refused:
+            raise VidpriorError(f"{' and '.join(refused)}: vinet only, not for flowcomp")
+        figures = train_flowcomp(args.data, args.output, budget=parse_duration(args.budget), **given, **common)
+    else:
+        from .vinet import train_vinet
+
+        figures = train_vinet(args.data, args.output, budget=parse_duration(args.budget),
+                              **{"width": 8, "crop": 128, "batch": 2, "split": 0.6, "lr": 5e-4, **given}, **common)
     print(f"{args.output}: " + "  ".join(f"{k}={v:.4g}" for k, v in figures.items()))
     return 0
 

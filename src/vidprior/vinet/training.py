@@ -34,64 +34,14 @@ from .. import flow
 from ..errors import VidpriorError
 from ..fit import Objective, Schedule, error_stats, fingerprint, fit, pick_device
 from ..metrics import _ssim_maps
-from ..problems import Problem, moving_masks, stroke_masks
-from ..video import read_video
+from ..problems import Problem, stroke_masks
+from ..training_clips import TrainingClip, load_training_clips, synthetic_holes
 from .inference import OFFSETS, inpaint_frames, mirror, to_signed
 from .network import Vinet, VinetConfig
 from .weights import load_vinet, save_vinet
 
 HOLE_WEIGHT = 5.0
 STAGES = {"single": 1, "recurrent": 3}  # outputs per sample
-
-
-@dataclass
-class TrainingClip:
-    """frames (T, H, W, 3) uint8; trusted (T, H, W) bool or None (all known); shapes: object masks to
-    borrow hole shapes from, (T, H, W) bool or None."""
-
-    name: str
-    frames: np.ndarray
-    trusted: np.ndarray | None = None
-    shapes: np.ndarray | None = None
-
-
-def load_training_clips(folders: list[Path], max_frames: int | None = None) -> list[TrainingClip]:
-    """Training clips from folders: each a clip (``frames/`` [+ ``masks/``], or a video file) or a folder of them."""
-    clips: list[TrainingClip] = []
-    for folder in map(Path, folders):
-        if not folder.exists():
-            raise VidpriorError(f"--data {folder}: no such file or folder")
-        if folder.is_file() or (folder / "frames").is_dir():
-            candidates = [folder]
-        else:
-            candidates = sorted(p for p in folder.iterdir() if (p / "frames").is_dir() or p.suffix.lower() in
-                                (".mp4", ".mkv", ".mov", ".avi", ".webm"))
-        for path in candidates:
-            source = path / "frames" if (path / "frames").is_dir() else path
-            frames = read_video(source, count=max_frames).frames
-            shapes = None
-            if (path / "masks").is_dir():
-                shapes = read_video(path / "masks", count=len(frames)).frames.max(axis=3) > 127
-                if shapes.shape != frames.shape[:3] or not shapes.any():
-                    shapes = None
-            clips.append(TrainingClip(path.stem if path.is_file() else path.name, frames, None, shapes))
-    if not clips:
-        raise VidpriorError(f"no clips in {', '.join(map(str, folders))}: give video files or folders with frames/")
-    small = [c.name for c in clips if min(c.frames.shape[1:3]) < 32]
-    if small:
-        raise VidpriorError(f"clips smaller than 32 pixels: {', '.join(small)}")
-    return clips
-
-
-def synthetic_holes(rng: np.random.Generator, shape_bank: list[np.ndarray], size: tuple[int, int], frames: int
-                    ) -> np.ndarray:
-    """(frames, H, W) bool: half the time an object's masks moving along a path, else brush strokes."""
-    seed = int(rng.integers(2**31))
-    coverage = float(rng.uniform(0.03, 0.2))
-    if shape_bank and rng.random() < 0.5:
-        return moving_masks(shape_bank[int(rng.integers(len(shape_bank)))], size, frames, seed=seed,
-                            coverage=coverage)
-    return stroke_masks(size, frames, seed=seed, coverage=coverage, speed=float(rng.choice([0.0, 1.0, 3.0])))
 
 
 @dataclass
