@@ -98,3 +98,33 @@ def fill_smooth(field: np.ndarray, region: np.ndarray) -> np.ndarray:
         todo &= ~reached
         sigma *= 2
     return out.astype(field.dtype)
+
+
+def camera_motion(field: np.ndarray, known: np.ndarray, samples: int = 2000) -> np.ndarray | None:
+    """Homography (3, 3) from one frame's (x, y) to another's, fitted by RANSAC on the flow ``field`` (H, W, 2)
+    between them where ``known`` (H, W) is True; None when it cannot be fitted."""
+    ys, xs = np.nonzero(known)
+    if len(ys) < 16:
+        return None
+    pick = np.linspace(0, len(ys) - 1, min(samples, len(ys))).astype(int)
+    a = np.stack([xs[pick], ys[pick]], 1).astype(np.float32)
+    matrix, _ = cv2.findHomography(a, a + field[ys[pick], xs[pick]], cv2.RANSAC, 1.0)
+    return matrix
+
+
+def fill_camera(field: np.ndarray, region: np.ndarray, decay: float = 16.0) -> np.ndarray:
+    """Replace ``field`` (H, W, 2) inside ``region`` (H, W) by the camera's motion (`camera_motion`, fitted
+    outside it) plus the smooth fill of what the field differs from it by, faded out with the distance d
+    from the region's border as exp(-d / ``decay``): near the border the local flow, deep inside the camera's.
+    Without a fit, the plain smooth fill (`fill_smooth`)."""
+    matrix = camera_motion(field, ~region, 4000) if region.any() else None
+    if matrix is None:
+        return fill_smooth(field, region)
+    h, w = region.shape
+    grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)), -1)
+    camera = cv2.perspectiveTransform(grid.reshape(-1, 1, 2).astype(np.float64), matrix).reshape(h, w, 2) - grid
+    rest = fill_smooth((field - camera).astype(np.float32), region)
+    depth = cv2.distanceTransform(region.astype(np.uint8), cv2.DIST_L2, 5)
+    out = field.copy()
+    out[region] = (camera + np.exp(-depth / decay)[..., None] * rest)[region]
+    return out

@@ -5,10 +5,10 @@ weights files (`weights`) and completing a clip's flows (`inference`). Not yet u
 this package does not import the methods.
 """
 
-from .inference import complete_flows, smooth_flows
+from .inference import camera_flows, complete_flows, smooth_flows
 from .network import FlowCompletion, FlowCompletionConfig
 from .training import train_flowcomp
 from .weights import load_flowcomp, save_flowcomp
 
-__all__ = ["FlowCompletion", "FlowCompletionConfig", "complete_flows", "load_flowcomp", "save_flowcomp",
+__all__ = ["FlowCompletion", "FlowCompletionConfig", "camera_flows", "complete_flows", "load_flowcomp", "save_flowcomp",
            "smooth_flows", "train_flowcomp"]

@@ -15,6 +15,12 @@ def smooth_flows(forward: np.ndarray, backward: np.ndarray, holes: np.ndarray) -
             np.stack([flow.fill_smooth(b, m) for b, m in zip(backward, holes)]))
 
 
+def camera_flows(forward: np.ndarray, backward: np.ndarray, holes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each frame's flows (T, h, w, 2) filled inside its hole (T, h, w) by the camera's motion (`flow.fill_camera`)."""
+    return (np.stack([flow.fill_camera(f, m) for f, m in zip(forward, holes)]),
+            np.stack([flow.fill_camera(b, m) for b, m in zip(backward, holes)]))
+
+
 @torch.no_grad()
 def complete_flows(net: FlowCompletion, forward: np.ndarray, backward: np.ndarray, holes: np.ndarray,
                    device: torch.device | None = None) -> tuple[np.ndarray, np.ndarray]:

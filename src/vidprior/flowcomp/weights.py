@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 from ..errors import VidpriorError
@@ -15,9 +16,15 @@ def save_flowcomp(net: FlowCompletion, path: Path, scale: int = 4, **metadata: s
     return save_network(net, path, scale=str(scale), **metadata)
 
 
-def load_flowcomp(path: Path | str) -> tuple[FlowCompletion, dict[str, str]]:
-    """The network stored at ``path`` and the file's metadata (``int(metadata['scale'])``: its working scale)."""
-    net, metadata = load_network(Path(path), lambda config: FlowCompletion(FlowCompletionConfig(**config)),
+def shipped_weights() -> Path:
+    return Path(str(resources.files("vidprior") / "data" / "flowcomp.safetensors"))
+
+
+def load_flowcomp(path: Path | str | None = None) -> tuple[FlowCompletion, dict[str, str]]:
+    """The network stored at ``path`` (default: the shipped one) and the file's metadata
+    (``int(metadata['scale'])``: the working scale it was trained at)."""
+    net, metadata = load_network(Path(path) if path else shipped_weights(),
+                                 lambda config: FlowCompletion(FlowCompletionConfig(**config)),
                                  "flow-completion network",
                                  "train one with `vidprior train flowcomp --data DIR -o FILE`")
     if not str(metadata.get("scale", "")).isdigit():

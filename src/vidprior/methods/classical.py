@@ -12,7 +12,9 @@ import av
 import cv2
 import numpy as np
 
-from .. import flow
+from .. import flow, propagation
+from ..flowcomp import camera_flows, complete_flows, load_flowcomp, smooth_flows
+from ..flowcomp.scale import working_holes
 from ..problems import Problem
 from ..settings import Setting
 from .base import Codec, Method, RunOptions
@@ -36,78 +38,64 @@ def _opencv_inpaint(flag: int):
 
 
 def flowfill(problem: Problem, options: RunOptions) -> np.ndarray:
-    """Flow-guided inpainting: copy each hole pixel from the nearest frame that sees it, else Telea.
+    """Flow-guided inpainting (`vidprior.propagation`): each hole pixel is followed along the flows of
+    adjacent frames to the frames that see it, the copies are fused in the gradient domain, and
+    Telea fills what no frame sees (its share goes to ``options.stats['unseen']``).
 
     Round 1 estimates flow on frames Telea-filled in the holes, where the filled patch moves with
-    the mask and drags the flow with it, so the flow inside a (grown) hole is replaced by a smooth
-    fill from around it. Each further round (``rounds``, default 2) re-estimates the flow on the
-    previous round's completed frames, hole content included, and propagates the observed pixels
-    again: on the benchmark's six clips round 2 gave -0.1 to +1.4 dB (mean +0.7), round 3 +0.06 more
-    (``benchmarks/inpaint_headroom.py``).
+    the mask and drags the flow with it, so the flow inside a (grown) hole is completed: by a smooth
+    fill from around it, or by the flow-completion network (``flows=learned``). Each further round
+    (``rounds``) re-estimates the flow on the previous round's completed frames and propagates the
+    observed pixels again. Flow is estimated at a reduced size on large frames (`propagation.flow_scale`).
     """
     frames, holes = problem.observed, problem.hole
-    settings = propagation_settings(options)
-    grow = options.param("grow")
-    kernel = np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)
-    rounds = options.param("rounds")
-    source = np.stack([_inpaint_frame(f, m, settings["radius"], cv2.INPAINT_TELEA) for f, m in zip(frames, holes)])
-    smooth_in = [cv2.dilate(m.astype(np.uint8), kernel).astype(bool) for m in holes]
-    for _ in range(rounds):
-        out = propagate(frames, holes, source, smooth_in, **settings)
-        source, smooth_in = out, None
+    radius, grow = options.param("radius"), options.param("grow")
+    scale = options.param("flow_scale") or propagation.flow_scale(frames.shape[1:3])
+    complete = flow_completion(options.param("flows"))
+    settings = {"reach": options.param("neighbours"), "anchor": options.param("anchor"), "far": options.param("far")}
+    source = telea(frames, holes, radius)
+    unseen = holes
+    for _ in range(options.param("rounds")):
+        estimate = propagation.ClipFlows.estimate(source, scale)
+        region = grown_holes(unseen, grow, scale)
+        fallback = None
+        if options.param("camera"):
+            fallback = propagation.ClipFlows(*camera_flows(estimate.forward, estimate.backward, region), scale)
+        out, unseen = propagation.propagate(frames, holes, complete(estimate, region), fallback=fallback, **settings)
+        source = telea(out, unseen, radius)
+    options.stats["unseen"] = float(unseen.sum() / max(holes.sum(), 1))
+    return source
+
+
+def telea(frames: np.ndarray, holes: np.ndarray, radius: float) -> np.ndarray:
+    """Each frame (T, H, W, 3) Telea-inpainted inside its hole (T, H, W)."""
+    return np.stack([_inpaint_frame(f, m, radius, cv2.INPAINT_TELEA) for f, m in zip(frames, holes)])
+
+
+def grown_holes(holes: np.ndarray, grow: int, scale: int, share: float = 0.1) -> np.ndarray:
+    """``holes`` (T, H, W) taken to the flow's size (1/``scale``) and grown there by ``grow`` pixels, or by
+    ``share`` of a hole's size (the square root of its area) where that is more: the larger the filled
+    patch, the further the flow it drags reaches (on the bench's small holes 6 px was best, 4 and 8 lost
+    0.1-0.5 dB; a car of 450 × 150 px needed 12 at half size)."""
+    out = working_holes(holes, scale)
+    for t, hole in enumerate(out):
+        size = max(grow, round(share * np.sqrt(hole.sum())))
+        out[t] = cv2.dilate(hole.astype(np.uint8), np.ones((2 * size + 1,) * 2, np.uint8)).astype(bool)
     return out
 
 
-def propagation_settings(options: RunOptions) -> dict:
-    """`propagate`'s settings from flowfill's ``neighbours``, ``radius`` and ``loose``."""
-    return {"reach": options.param("neighbours"), "radius": options.param("radius"), "loose": options.param("loose")}
+def flow_completion(kind: str):
+    """``complete(flows, holes) -> flows`` for flowfill's ``flows`` setting: ``smooth`` fills the flow inside
+    the holes (T, h, w) from around it; ``learned`` corrects that fill with the shipped flow-completion network."""
+    def complete(flows: propagation.ClipFlows, holes: np.ndarray) -> propagation.ClipFlows:
+        if kind == "smooth":
+            forward, backward = smooth_flows(flows.forward, flows.backward, holes)
+        else:
+            net, _ = load_flowcomp()
+            forward, backward = complete_flows(net, flows.forward, flows.backward, holes)
+        return propagation.ClipFlows(forward, backward, flows.scale)
 
-
-def propagate(frames: np.ndarray, holes: np.ndarray, source: np.ndarray, smooth_in: list[np.ndarray] | None, *,
-               reach: int, radius: float, loose: bool) -> np.ndarray:
-    """One round of `flowfill`: flow estimated on ``source`` (T, H, W, 3) frames (smoothed inside
-    ``smooth_in`` regions when given), observed pixels of up to ``reach`` frames away carried along it."""
-    count, height, width = holes.shape
-    xs, ys = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
-    cache: dict[tuple[int, int], np.ndarray] = {}
-
-    def completed_flow(a: int, b: int) -> np.ndarray:
-        if (a, b) not in cache:
-            estimate = flow.dis_flow(source[a], source[b])
-            cache[(a, b)] = flow.fill_smooth(estimate, smooth_in[a]) if smooth_in is not None else estimate
-        return cache[(a, b)]
-
-    out = frames.copy()
-    for t in range(count):
-        for key in [k for k in cache if max(k) < t]:
-            del cache[key]
-        missing = holes[t].copy()
-        if not missing.any():
-            continue
-        order = sorted((s for s in range(max(0, t - reach), min(count, t + reach + 1)) if s != t),
-                       key=lambda s: (abs(s - t), s))
-        candidates = []
-        for s in order:
-            if not missing.any():
-                break
-            forward, backward = completed_flow(t, s), completed_flow(s, t)
-            px, py = xs + forward[..., 0], ys + forward[..., 1]
-            inside = (px >= 0) & (px <= width - 1) & (py >= 0) & (py <= height - 1)
-            touched = cv2.remap(holes[s].astype(np.float32), px, py, cv2.INTER_LINEAR, borderValue=1.0)
-            known = inside & (touched == 0)
-            values = cv2.remap(frames[s], px, py, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            take = missing & known & flow.consistent(forward, backward)
-            out[t][take] = values[take]
-            missing &= ~take
-            candidates.append((known, values))
-        # second pass: trust the flow where the forward-backward check could not pass
-        for known, values in (candidates if loose else []):
-            take = missing & known
-            out[t][take] = values[take]
-            missing &= ~take
-        if missing.any():
-            out[t] = _inpaint_frame(out[t], missing, radius, cv2.INPAINT_TELEA)
-    return out
+    return complete
 
 
 # ------------------------------------------------------------------------------ denoising
@@ -280,9 +268,19 @@ FLOWFILL = Method(
     flowfill, window=30, context=10, settings=(
         Setting("rounds", 2, "flow estimations; each further one uses the previous round's completed frames",
                 low=1, high=10),
-        Setting("neighbours", 10, "frames on each side that pixels are copied from", low=1, high=100),
-        Setting("grow", 4, "pixels around the hole where round 1 replaces the flow by a smooth fill", low=0, high=64),
-        Setting("loose", True, "take pixels whose flow fails the forward-backward check when nothing better exists"),
+        Setting("neighbours", 40, "frames on each side that a pixel may be followed to", low=1, high=1000),
+        Setting("flows", "smooth", "how the flow inside the holes is completed",
+                choices=("smooth", "learned")),
+        Setting("grow", 4, "pixels (of the flow's size, at least) around the hole where the flow is completed",
+                low=0, high=64),
+        Setting("anchor", 0.3, "pull of the fused pixels towards the copied colours (0: pure gradient-domain "
+                "fusion; large: plain copies)", low=0, high=1000, kind=float),
+        Setting("camera", True, "where no chain arrives, follow the camera's motion (a homography fitted on the "
+                "flow) deep inside the hole instead of the smooth fill"),
+        Setting("far", 1, "stride of the far frames (registered by a homography) tried where no chain arrives; "
+                "0: none", low=0, high=100),
+        Setting("flow_scale", 0, "estimate flow at 1/this of the frame size (0: by size, 2 at 854x480)",
+                low=0, high=16),
         RADIUS))
 
 METHODS: list[Method] = [

@@ -1,0 +1,270 @@
+"""Flow-guided propagation: where each hole pixel of a clip is seen in another frame, and the fill it gives.
+
+A hole pixel of frame t is followed along the flows of adjacent frames, one frame at a time,
+forward (t -> t+1 -> ...) and backward, until it lands on a pixel that frame knows: its candidate
+(FGVC's chains: only adjacent flows are estimated, and every frame of the window can be reached).
+A chain stops where the forward-backward check fails (the flow is not trusted there) or where it
+leaves the image. Pixels that no chain reaches can try a few far frames registered to frame t by a
+homography (the camera's motion), kept only where that registration matches frame t around its hole.
+Each pixel's candidates are averaged, nearer frames weighing more, and so are the pixel
+differences around them in their frames; those differences are fused in the gradient domain
+(`vidprior.poisson`), so no step is left at the hole border or between pixels copied from
+different frames. What nothing sees is left to
+the caller (`flowfill` fills it with Telea).
+
+Shapes: frames (T, H, W, 3) uint8, holes (T, H, W) bool (True = unknown). Flows are kept at
+1/``scale`` of the frame size (`ClipFlows`), in pixels of that size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from . import flow, poisson
+from .flowcomp.scale import resize_flow, working_frames, working_holes
+
+CHECK_ALPHA, CHECK_BETA = 0.01, 0.5  # forward-backward check (Sundaram et al. 2010), as `flow.consistent`
+RING = 8  # pixels around a hole on which a far frame's registration is checked
+RING_ERROR = 6.0  # mean absolute grey-level error on that ring above which the far frame is not used
+
+
+def sample(image: np.ndarray, points: np.ndarray, border: float | None = None) -> np.ndarray:
+    """Bilinear samples of ``image`` (H, W) or (H, W, C) at ``points`` (N, 2) = (x, y): (N,) or (N, C) float32.
+
+    Outside the image the border is replicated, or ``border`` is returned when given.
+
+    >>> sample(np.arange(6, dtype=np.float32).reshape(2, 3), np.array([[0.5, 0.0], [2.0, 1.0]])).tolist()
+    [0.5, 5.0]
+    """
+    n = len(points)
+    if n == 0:
+        return np.zeros((0, *image.shape[2:]), np.float32)
+    side = int(np.ceil(np.sqrt(n)))  # cv2.remap wants a 2-D map of modest size
+    grid = np.zeros((side * side, 2), np.float32)
+    grid[:n] = points
+    maps = grid.reshape(side, side, 2)
+    mode = cv2.BORDER_REPLICATE if border is None else cv2.BORDER_CONSTANT
+    out = cv2.remap(np.asarray(image, np.float32), maps[..., 0], maps[..., 1], cv2.INTER_LINEAR,
+                    borderMode=mode, borderValue=border or 0.0)
+    return out.reshape(side * side, *image.shape[2:])[:n]
+
+
+def flow_scale(size: tuple[int, int], longest: int = 480) -> int:
+    """The downscale at which flow is estimated for frames of ``size`` (H, W): 1 up to ``longest`` pixels on the
+    longer side, then the nearest integer that brings it there (854×480: 2, 1280×720: 3, 1920×1080: 4)."""
+    return max(1, round(max(size) / longest))
+
+
+@dataclass
+class ClipFlows:
+    """forward[t]: flow t -> t+1, backward[t]: t -> t-1, (T, h, w, 2) float32 at 1/``scale`` of the frames, in
+    pixels of that size (forward[-1] and backward[0] are zero)."""
+
+    forward: np.ndarray
+    backward: np.ndarray
+    scale: int = 1
+
+    @staticmethod
+    def estimate(frames: np.ndarray, scale: int = 1) -> ClipFlows:
+        """DIS flows of adjacent frames of ``frames`` (T, H, W, 3), estimated at 1/``scale`` of their size."""
+        small = working_frames(frames, scale)
+        forward = np.zeros((*small.shape[:3], 2), np.float32)
+        backward = np.zeros_like(forward)
+        for t in range(len(small) - 1):
+            forward[t] = flow.dis_flow(small[t], small[t + 1])
+            backward[t + 1] = flow.dis_flow(small[t + 1], small[t])
+        return ClipFlows(forward, backward, scale)
+
+    def along(self, direction: int) -> tuple[np.ndarray, np.ndarray]:
+        """(the flows that step in ``direction`` +1/-1, the flows that step back)."""
+        return (self.forward, self.backward) if direction > 0 else (self.backward, self.forward)
+
+    def motion(self, field: np.ndarray, points: np.ndarray) -> np.ndarray:
+        """The flow ``field`` (h, w, 2) at frame-size ``points`` (N, 2) = (x, y), in frame pixels."""
+        return sample(field, (points + 0.5) / self.scale - 0.5) * self.scale
+
+    def full_size(self, t: int, direction: int, size: tuple[int, int]) -> np.ndarray:
+        """Frame t's flow in ``direction`` at the frame ``size`` (H, W), in frame pixels."""
+        field = self.along(direction)[0][t]
+        return field if self.scale == 1 else resize_flow(field, size)
+
+
+@dataclass
+class Candidates:
+    """Where the hole pixels of one frame, listed by ``pixels`` (N, 2) = (y, x), are seen.
+
+    source (N,) int: the frame that sees each (-1: none); where (N, 2) float32: its (x, y) in that
+    frame; steps (N,) int: how many frames away that is.
+    """
+
+    pixels: np.ndarray
+    source: np.ndarray
+    where: np.ndarray
+    steps: np.ndarray
+
+    @staticmethod
+    def none(pixels: np.ndarray) -> Candidates:
+        n = len(pixels)
+        return Candidates(pixels, np.full(n, -1), np.zeros((n, 2), np.float32), np.zeros(n, int))
+
+    @property
+    def found(self) -> np.ndarray:
+        return self.source >= 0
+
+    def record(self, index: np.ndarray, source: int, where: np.ndarray, steps: int) -> None:
+        self.source[index], self.where[index], self.steps[index] = source, where, steps
+
+
+def _known_at(hole: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """True where the four pixels around each (x, y) point are known and inside the frame."""
+    return sample(hole.astype(np.float32), points, border=1.0) == 0
+
+
+def follow(t: int, direction: int, flows: ClipFlows, holes: np.ndarray, pixels: np.ndarray, reach: int
+           ) -> Candidates:
+    """Chains from frame ``t``'s ``pixels`` (N, 2) = (y, x) along ``flows``, ``direction`` +1 (forward) or -1,
+    up to ``reach`` frames; each stops at the first frame that knows its pixel."""
+    count, height, width = holes.shape
+    out = Candidates.none(pixels)
+    points = pixels[:, ::-1].astype(np.float32)
+    alive = np.arange(len(pixels))
+    step, back = flows.along(direction)
+    s = t
+    while len(alive) and 0 <= s + direction < count and abs(s + direction - t) <= reach:
+        motion = flows.motion(step[s], points)
+        moved = points + motion
+        returned = flows.motion(back[s + direction], moved)
+        error = np.sum((motion + returned) ** 2, axis=1)
+        trusted = error < CHECK_ALPHA * (np.sum(motion**2, axis=1) + np.sum(returned**2, axis=1)) + CHECK_BETA
+        inside = (moved[:, 0] >= 0) & (moved[:, 0] <= width - 1) & (moved[:, 1] >= 0) & (moved[:, 1] <= height - 1)
+        s += direction
+        going = trusted & inside
+        landed = going & _known_at(holes[s], moved)
+        out.record(alive[landed], s, moved[landed], abs(s - t))
+        keep = going & ~landed
+        alive, points = alive[keep], moved[keep]
+    return out
+
+
+def _map_points(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    moved = cv2.perspectiveTransform(points.reshape(-1, 1, 2).astype(np.float64), matrix)
+    return moved.reshape(-1, 2).astype(np.float32)
+
+
+def camera_motions(flows: ClipFlows, holes: np.ndarray) -> dict[int, list[np.ndarray | None]]:
+    """For ``direction`` +1 and -1, the homographies (3, 3) in frame pixels taking each frame t to t + direction
+    (None where the flow gives none), fitted on the flow outside the holes (T, H, W)."""
+    count = len(holes)
+    zoom = np.diag([flows.scale, flows.scale, 1.0])
+    known = ~working_holes(holes, flows.scale)
+    motions: dict[int, list[np.ndarray | None]] = {}
+    for direction in (1, -1):
+        step = flows.along(direction)[0]
+        fitted = [flow.camera_motion(step[t], known[t]) if 0 <= t + direction < count else None for t in range(count)]
+        motions[direction] = [None if m is None else zoom @ m @ np.linalg.inv(zoom) for m in fitted]
+    return motions
+
+
+def far_frames(t: int, frames: np.ndarray, holes: np.ndarray, motions: dict[int, list[np.ndarray | None]],
+               pixels: np.ndarray, reach: int, stride: int) -> Candidates:
+    """Candidates from frames ``stride``, 2 ``stride``, ... away (up to ``reach``), registered to frame ``t`` by
+    chaining the adjacent frames' camera ``motions`` (`camera_motions`); a frame is used only where its
+    registration matches frame t on a `RING` around the hole (`RING_ERROR`), and each pixel takes the nearest
+    such frame that knows it."""
+    count = len(holes)
+    out = Candidates.none(pixels)
+    points = pixels[:, ::-1].astype(np.float32)
+    ring = cv2.dilate(holes[t].astype(np.uint8), np.ones((2 * RING + 1,) * 2, np.uint8)).astype(bool) & ~holes[t]
+    ring_points = np.argwhere(ring)[:, ::-1].astype(np.float32)
+    grey = sample(cv2.cvtColor(frames[t], cv2.COLOR_RGB2GRAY), ring_points)
+    for direction in (1, -1):
+        matrix, s = np.eye(3), t
+        while 0 <= s + direction < count and abs(s + direction - t) <= reach and motions[direction][s] is not None:
+            matrix = motions[direction][s] @ matrix
+            s += direction
+            todo = ~out.found
+            if abs(s - t) % stride or not todo.any():
+                continue
+            seen_ring = _map_points(matrix, ring_points)
+            usable = _known_at(holes[s], seen_ring)
+            if usable.sum() < 16:
+                continue
+            other = sample(cv2.cvtColor(frames[s], cv2.COLOR_RGB2GRAY), seen_ring[usable])
+            if np.abs(other - grey[usable]).mean() > RING_ERROR:
+                continue
+            moved = _map_points(matrix, points[todo])
+            landed = _known_at(holes[s], moved)
+            out.record(np.nonzero(todo)[0][landed], s, moved[landed], abs(s - t))
+    return out
+
+
+def gather(frames: np.ndarray, holes: np.ndarray, candidates: list[Candidates]
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each pixel's colour (N, 3) and differences to its four neighbours of `poisson.STEPS` in its source
+    frame (N, 4, 3), float64, averaged over ``candidates`` with weights 1 / steps² (a frame twice as far
+    counts a quarter), and the sum of the weights (N,), 0 where no candidate sees the pixel. A difference
+    is taken only where the source frame knows the neighbour too (``holes`` (T, H, W)); NaN where none does."""
+    n = len(candidates[0].pixels)
+    values, weight = np.zeros((n, 3)), np.zeros(n)
+    wishes, wish_weight = np.zeros((n, 4, 3)), np.zeros((n, 4))
+    for c in candidates:
+        for s in np.unique(c.source[c.found]):
+            chosen = np.nonzero(c.source == s)[0]
+            where = c.where[chosen]
+            image = frames[s].astype(np.float32)
+            centre = sample(image, where)
+            share = 1.0 / c.steps[chosen].astype(np.float64) ** 2
+            values[chosen] += share[:, None] * centre
+            weight[chosen] += share
+            for k, (dy, dx) in enumerate(poisson.STEPS):
+                beside = where + np.array([dx, dy], np.float32)
+                known = _known_at(holes[s], beside)
+                rows = chosen[known]
+                wishes[rows, k] += share[known, None] * (centre[known] - sample(image, beside[known]))
+                wish_weight[rows, k] += share[known]
+    seen = weight > 0
+    values[seen] /= weight[seen, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        wishes /= wish_weight[..., None]
+    return values, wishes, weight
+
+
+def propagate(frames: np.ndarray, holes: np.ndarray, flows: ClipFlows, *, reach: int, anchor: float, far: int = 0,
+              fallback: ClipFlows | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Fill the holes of ``frames`` with what other frames see along ``flows`` (then along ``fallback``, where
+    given, for the pixels that ``flows`` leaves unseen).
+
+    reach: frames a chain may travel; anchor: the fusion's pull towards the copied colours (0: pure
+    gradient-domain fusion, large: plain copies); far: stride of the far frames tried where no chain
+    arrives (0: none). Returns the frames (holes that nothing sees keep their input values) and the
+    (T, H, W) bool mask of those unseen pixels. Known pixels are returned unchanged.
+    """
+    out, unseen = frames.copy(), np.zeros_like(holes)
+    motions = camera_motions(flows, holes) if far else {}
+    for t in range(len(frames)):
+        pixels = np.argwhere(holes[t])
+        if not len(pixels):
+            continue
+        candidates = [follow(t, direction, flows, holes, pixels, reach) for direction in (1, -1)]
+        if fallback is not None:
+            nowhere = ~candidates[0].found & ~candidates[1].found
+            for direction in (1, -1):
+                candidates.append(follow(t, direction, fallback, holes, pixels, reach))
+                candidates[-1].source[~nowhere] = -1
+        if far:
+            nowhere = ~np.any([c.found for c in candidates], axis=0)
+            if nowhere.any():
+                candidates.append(far_frames(t, frames, holes, motions, pixels, reach, far))
+                candidates[-1].source[~nowhere] = -1
+        values, wishes, weight = gather(frames, holes, candidates)
+        seen = weight > 0
+        region = np.zeros(holes.shape[1:], bool)
+        region[pixels[seen, 0], pixels[seen, 1]] = True
+        fused = poisson.fuse(frames[t], region, wishes[seen], values[seen], usable=~holes[t],
+                             weight=max(anchor, 1e-6))
+        out[t][region] = np.clip(np.round(fused[region]), 0, 255).astype(np.uint8)
+        unseen[t] = holes[t] & ~region
+    return out, unseen
