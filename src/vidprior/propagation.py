@@ -70,7 +70,11 @@ class ClipFlows:
     @staticmethod
     def estimate(frames: np.ndarray, scale: int = 1) -> ClipFlows:
         """DIS flows of adjacent frames of ``frames`` (T, H, W, 3), estimated at 1/``scale`` of their size."""
-        small = working_frames(frames, scale)
+        return ClipFlows.of_small(working_frames(frames, scale), scale)
+
+    @staticmethod
+    def of_small(small: np.ndarray, scale: int) -> ClipFlows:
+        """DIS flows of adjacent frames of ``small`` (T, h, w, 3), frames already taken to 1/``scale``."""
         forward = np.zeros((*small.shape[:3], 2), np.float32)
         backward = np.zeros_like(forward)
         for t in range(len(small) - 1):
@@ -119,8 +123,9 @@ class Candidates:
 
 
 def _known_at(hole: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """True where the four pixels around each (x, y) point are known and inside the frame."""
-    return sample(hole.astype(np.float32), points, border=1.0) == 0
+    """True where the four pixels around each (x, y) point are known (``hole`` (H, W) bool or float32, nonzero =
+    unknown) and inside the frame."""
+    return sample(hole if hole.dtype == np.float32 else hole.astype(np.float32), points, border=1.0) == 0
 
 
 def follow(t: int, direction: int, flows: ClipFlows, holes: np.ndarray, pixels: np.ndarray, reach: int
@@ -177,7 +182,8 @@ def far_frames(t: int, frames: np.ndarray, holes: np.ndarray, motions: dict[int,
     count = len(holes)
     out = Candidates.none(pixels)
     points = pixels[:, ::-1].astype(np.float32)
-    ring = cv2.dilate(holes[t].astype(np.uint8), np.ones((2 * RING + 1,) * 2, np.uint8)).astype(bool) & ~holes[t]
+    hole = holes[t] > 0
+    ring = cv2.dilate(hole.astype(np.uint8), np.ones((2 * RING + 1,) * 2, np.uint8)).astype(bool) & ~hole
     ring_points = np.argwhere(ring)[:, ::-1].astype(np.float32)
     grey = sample(cv2.cvtColor(frames[t], cv2.COLOR_RGB2GRAY), ring_points)
     for direction in (1, -1):
@@ -201,12 +207,13 @@ def far_frames(t: int, frames: np.ndarray, holes: np.ndarray, motions: dict[int,
     return out
 
 
-def gather(frames: np.ndarray, holes: np.ndarray, candidates: list[Candidates]
+def gather(frames: np.ndarray, holes: np.ndarray, candidates: list[Candidates], differences: bool = True
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each pixel's colour (N, 3) and differences to its four neighbours of `poisson.STEPS` in its source
     frame (N, 4, 3), float64, averaged over ``candidates`` with weights 1 / steps² (a frame twice as far
     counts a quarter), and the sum of the weights (N,), 0 where no candidate sees the pixel. A difference
-    is taken only where the source frame knows the neighbour too (``holes`` (T, H, W)); NaN where none does."""
+    is taken only where the source frame knows the neighbour too (``holes`` (T, H, W)); NaN where none does
+    (all NaN without ``differences``)."""
     n = len(candidates[0].pixels)
     values, weight = np.zeros((n, 3)), np.zeros(n)
     wishes, wish_weight = np.zeros((n, 4, 3)), np.zeros((n, 4))
@@ -219,7 +226,7 @@ def gather(frames: np.ndarray, holes: np.ndarray, candidates: list[Candidates]
             share = 1.0 / c.steps[chosen].astype(np.float64) ** 2
             values[chosen] += share[:, None] * centre
             weight[chosen] += share
-            for k, (dy, dx) in enumerate(poisson.STEPS):
+            for k, (dy, dx) in enumerate(poisson.STEPS if differences else ()):
                 beside = where + np.array([dx, dy], np.float32)
                 known = _known_at(holes[s], beside)
                 rows = chosen[known]
@@ -232,39 +239,50 @@ def gather(frames: np.ndarray, holes: np.ndarray, candidates: list[Candidates]
     return values, wishes, weight
 
 
-def propagate(frames: np.ndarray, holes: np.ndarray, flows: ClipFlows, *, reach: int, anchor: float, far: int = 0,
-              fallback: ClipFlows | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _spread(pixels: np.ndarray, chosen: np.ndarray, part: Candidates) -> Candidates:
+    """The candidates ``part`` of ``pixels[chosen]``, listed for all ``pixels`` (none for the others)."""
+    out = Candidates.none(pixels)
+    index = np.nonzero(chosen)[0]
+    out.source[index], out.where[index], out.steps[index] = part.source, part.where, part.steps
+    return out
+
+
+def propagate(frames: np.ndarray, holes: np.ndarray, flows: ClipFlows, *, reach: int, anchor: float | None,
+              far: int = 0, fallback: ClipFlows | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Fill the holes of ``frames`` with what other frames see along ``flows`` (then along ``fallback``, where
     given, for the pixels that ``flows`` leaves unseen).
 
     reach: frames a chain may travel; anchor: the fusion's pull towards the copied colours (0: pure
-    gradient-domain fusion, large: plain copies); far: stride of the far frames tried where no chain
-    arrives (0: none). Returns the frames (holes that nothing sees keep their input values) and the
-    (T, H, W) bool mask of those unseen pixels. Known pixels are returned unchanged.
+    gradient-domain fusion, large: plain copies, None: plain copies without solving); far: stride of the
+    far frames tried where no chain arrives (0: none). Returns the frames (holes that nothing sees keep
+    their input values) and the (T, H, W) bool mask of those unseen pixels. Known pixels are returned
+    unchanged.
     """
     out, unseen = frames.copy(), np.zeros_like(holes)
+    masks = holes.astype(np.float32)  # converted once for all the lookups
     motions = camera_motions(flows, holes) if far else {}
     for t in range(len(frames)):
         pixels = np.argwhere(holes[t])
         if not len(pixels):
             continue
-        candidates = [follow(t, direction, flows, holes, pixels, reach) for direction in (1, -1)]
-        if fallback is not None:
-            nowhere = ~candidates[0].found & ~candidates[1].found
-            for direction in (1, -1):
-                candidates.append(follow(t, direction, fallback, holes, pixels, reach))
-                candidates[-1].source[~nowhere] = -1
-        if far:
+        candidates = [follow(t, direction, flows, masks, pixels, reach) for direction in (1, -1)]
+        nowhere = ~np.any([c.found for c in candidates], axis=0)
+        if fallback is not None and nowhere.any():
+            candidates += [_spread(pixels, nowhere, follow(t, direction, fallback, masks, pixels[nowhere], reach))
+                           for direction in (1, -1)]
             nowhere = ~np.any([c.found for c in candidates], axis=0)
-            if nowhere.any():
-                candidates.append(far_frames(t, frames, holes, motions, pixels, reach, far))
-                candidates[-1].source[~nowhere] = -1
-        values, wishes, weight = gather(frames, holes, candidates)
+        if far and nowhere.any():
+            candidates.append(_spread(pixels, nowhere, far_frames(t, frames, masks, motions, pixels[nowhere], reach,
+                                                                   far)))
+        values, wishes, weight = gather(frames, masks, candidates, differences=anchor is not None)
         seen = weight > 0
         region = np.zeros(holes.shape[1:], bool)
         region[pixels[seen, 0], pixels[seen, 1]] = True
-        fused = poisson.fuse(frames[t], region, wishes[seen], values[seen], usable=~holes[t],
-                             weight=max(anchor, 1e-6))
-        out[t][region] = np.clip(np.round(fused[region]), 0, 255).astype(np.uint8)
+        if anchor is None:
+            out[t][region] = np.clip(np.round(values[seen]), 0, 255).astype(np.uint8)
+        else:
+            fused = poisson.fuse(frames[t], region, wishes[seen], values[seen], usable=~holes[t],
+                                 weight=max(anchor, 1e-6))
+            out[t][region] = np.clip(np.round(fused[region]), 0, 255).astype(np.uint8)
         unseen[t] = holes[t] & ~region
     return out, unseen

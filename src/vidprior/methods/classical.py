@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import flow, propagation
 from ..flowcomp import camera_flows, complete_flows, load_flowcomp, smooth_flows
-from ..flowcomp.scale import working_holes
+from ..flowcomp.scale import working_frames, working_holes
 from ..problems import Problem
 from ..settings import Setting
 from .base import Codec, Method, RunOptions
@@ -52,19 +52,21 @@ def flowfill(problem: Problem, options: RunOptions) -> np.ndarray:
     radius, grow = options.param("radius"), options.param("grow")
     scale = options.param("flow_scale") or propagation.flow_scale(frames.shape[1:3])
     complete = flow_completion(options.param("flows"))
-    settings = {"reach": options.param("neighbours"), "anchor": options.param("anchor"), "far": options.param("far")}
-    source = telea(frames, holes, radius)
-    unseen = holes
-    for _ in range(options.param("rounds")):
-        estimate = propagation.ClipFlows.estimate(source, scale)
+    settings = {"reach": options.param("neighbours"), "far": options.param("far")}
+    unseen, out = holes, frames
+    rounds = options.param("rounds")
+    for round_ in range(1, rounds + 1):
+        small = working_frames(out, scale)  # the flow is estimated on frames Telea-filled at its size
+        estimate = propagation.ClipFlows.of_small(telea(small, working_holes(unseen, scale), radius), scale)
         region = grown_holes(unseen, grow, scale)
         fallback = None
         if options.param("camera"):
             fallback = propagation.ClipFlows(*camera_flows(estimate.forward, estimate.backward, region), scale)
-        out, unseen = propagation.propagate(frames, holes, complete(estimate, region), fallback=fallback, **settings)
-        source = telea(out, unseen, radius)
+        anchor = options.param("anchor") if round_ == rounds else None  # earlier rounds only feed the flow
+        out, unseen = propagation.propagate(frames, holes, complete(estimate, region), fallback=fallback,
+                                            anchor=anchor, **settings)
     options.stats["unseen"] = float(unseen.sum() / max(holes.sum(), 1))
-    return source
+    return telea(out, unseen, radius)
 
 
 def telea(frames: np.ndarray, holes: np.ndarray, radius: float) -> np.ndarray:
@@ -263,8 +265,8 @@ _CRFS = (18.0, 23.0, 28.0, 33.0, 38.0, 43.0, 48.0)
 RADIUS = Setting("radius", 5.0, "neighbourhood radius in pixels of OpenCV's inpainting", low=1, high=100)
 FLOWFILL = Method(
     "flowfill", "classical", ("inpaint",),
-    "Copies hole pixels from nearby frames along DIS optical flow (estimated again on the completed frames); "
-    "Telea for the rest.",
+    "Follows each hole pixel along the DIS flow of adjacent frames to the frames that see it, fuses the copies "
+    "in the gradient domain (no seams); Telea for what no frame sees.",
     flowfill, window=30, context=10, settings=(
         Setting("rounds", 2, "flow estimations; each further one uses the previous round's completed frames",
                 low=1, high=10),
