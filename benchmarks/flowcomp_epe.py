@@ -1,4 +1,5 @@
-"""End-point error of the flow inside the holes: today's smooth fill vs the flow-completion network.
+"""End-point error of the flow inside the holes: the smooth fill, the camera fill (`flow.fill_camera`, flowfill's
+fallback) and the flow-completion network.
 
 The holes are the inpaint benchmark's (`vidprior.bench.make_cases`, same clips and seed); the
 truth is the DIS flow of the clean frames at the network's working resolution (1/scale of the
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from vidprior.bench import load_clips, make_cases
-from vidprior.flowcomp import complete_flows, load_flowcomp, smooth_flows
+from vidprior.flowcomp import camera_flows, complete_flows, load_flowcomp, smooth_flows
 from vidprior.flowcomp.data import clip_flows
 from vidprior.flowcomp.scale import working_frames, working_holes
 
@@ -51,7 +52,8 @@ def main() -> None:
         case = make_cases("inpaint", clip, clips, [], 2, 0)[0]
         holes = working_holes(case.problem.hole, scale)
         truth = clip_flows(working_frames(case.reference, scale))
-        row = {"smooth fill": epe(*smooth_flows(*truth, holes), truth, holes)}
+        row = {"smooth fill": epe(*smooth_flows(*truth, holes), truth, holes),
+               "camera fill": epe(*camera_flows(*truth, holes), truth, holes)}
         if net is not None:
             row["network"] = epe(*complete_flows(net, *truth, holes), truth, holes)
         rows.append((clip.name, holes.shape[1:], row))
