@@ -8,7 +8,8 @@ outside the holes, so this measures completion alone. EPE is the mean length of 
 inside the holes, over the forward and backward flows of every frame, in pixels of the working
 resolution (x scale: in pixels of the frames).
 
-    python benchmarks/flowcomp_epe.py ../shared/data/clips [--weights W.safetensors] [--only bedroom]
+    python benchmarks/flowcomp_epe.py ../shared/data/clips [--weights W.safetensors] [--only bedroom] [--scale 1]
+                                      [--out benchmarks/results]
 """
 
 import argparse
@@ -35,6 +36,7 @@ def main() -> None:
     parser.add_argument("--weights", type=Path, default=None, help="flow-completion weights (none: smooth fill only)")
     parser.add_argument("--only", default=None, help="comma-separated clip names (default: all)")
     parser.add_argument("--frames", type=int, default=30)
+    parser.add_argument("--out", type=Path, default=None, help="also write flowcomp-epe-SCALE.md in this folder")
     parser.add_argument("--scale", type=int, default=None,
                         help="working scale (default: the weights'); the shared 256x144 clips at 1 are about the "
                              "size of train480's 854x480 at 4")
@@ -58,11 +60,18 @@ def main() -> None:
             row["network"] = epe(*complete_flows(net, *truth, holes), truth, holes)
         rows.append((clip.name, holes.shape[1:], row))
     columns = list(rows[0][2])
-    print(f"EPE inside the holes, pixels at 1/{scale} size (x{scale} for frame pixels); weights: {args.weights}")
-    print("| clip | size | " + " | ".join(columns) + " |\n" + "|---" * (len(columns) + 2) + "|")
-    for name, (h, w), row in rows:
-        print(f"| {name} | {w}x{h} | " + " | ".join(f"{row[c]:.5f}" for c in columns) + " |")
-    print("| mean | | " + " | ".join(f"{np.mean([r[c] for _, _, r in rows]):.5f}" for c in columns) + " |")
+    lines = [f"EPE inside the holes, pixels at 1/{scale} size (x{scale} for frame pixels); weights: {args.weights}",
+             "", "| clip | size | " + " | ".join(columns) + " |", "|---" * (len(columns) + 2) + "|"]
+    lines += [f"| {name} | {w}x{h} | " + " | ".join(f"{row[c]:.5f}" for c in columns) + " |"
+              for name, (h, w), row in rows]
+    lines.append("| mean | | " + " | ".join(f"{np.mean([r[c] for _, _, r in rows]):.5f}" for c in columns) + " |")
+    print("\n".join(lines))
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / f"flowcomp-epe-{scale}.md").write_text(
+            f"## flowcomp-epe-{scale}\n\n`python benchmarks/flowcomp_epe.py ../shared/data/clips --weights W --scale "
+            f"{scale} --out benchmarks/results`: the inpaint benchmark's holes, DIS flow of the clean frames as "
+            "the truth.\n\n" + "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

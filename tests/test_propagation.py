@@ -311,7 +311,7 @@ def _flowfill(clip: np.ndarray, holes: np.ndarray, **params) -> tuple[np.ndarray
     return out, options.stats
 
 
-@pytest.mark.parametrize("params", [{}, {"camera": False}, {"far": 0}, {"rounds": 1}], ids=str)
+@pytest.mark.parametrize("params", [{}, {"camera": False}, {"far": 0}, {"rounds": 1}, {"flows": "learned"}], ids=str)
 def test_flowfill_keeps_known_pixels_and_reports_the_unseen_share(params):
     clip = panning_clip()
     holes = _moving_holes(clip)

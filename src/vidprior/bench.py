@@ -279,7 +279,7 @@ def _mean(values: list[float]) -> float:
 def summary_table(task: str, records: list[Record]) -> str:
     """Markdown: per case and method, the mean of every figure over clips, time and memory."""
     keys = [k for k in ("psnr", "psnr_y", "psnr_hole", "ssim", "lpips", "warp_error", "bpp", "decode_fps", "steps",
-                        "it/s")
+                        "it/s", "unseen")
             if any(k in r.metrics for r in records)]
     lines = ["| case | method | " + " | ".join(keys) + " | s/clip | peak MB |",
              "|---|---|" + "---|" * (len(keys) + 2)]
