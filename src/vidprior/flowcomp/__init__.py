@@ -1,8 +1,10 @@
-"""Flow completion (issue 16, step 1): a small network that completes optical flow inside holes,
-trained self-supervised on DIS flows of whole frames with synthetic holes. The network
-(`network`), its working resolution (`scale`), training samples (`data`), training (`training`),
-weights files (`weights`) and completing a clip's flows (`inference`). Not yet used by any method;
-this package does not import the methods.
+"""Flow completion: filling optical flow inside holes, for flowfill (`vidprior.methods.classical`).
+
+Three ways, in `inference`: the smooth fill from around the hole, the camera's motion (a homography
+fitted on the flow) with the local differences fading inside, and a small network trained
+self-supervised on DIS flows of whole frames with synthetic holes (`network`, its working resolution
+`scale`, training samples `data`, `training`, weights files `weights`; the shipped
+``data/flowcomp.safetensors``). This package does not import the methods.
 """
 
 from .inference import camera_flows, complete_flows, smooth_flows
