@@ -42,11 +42,13 @@ def flowfill(problem: Problem, options: RunOptions) -> np.ndarray:
     adjacent frames to the frames that see it, the copies are fused in the gradient domain, and
     Telea fills what no frame sees (its share goes to ``options.stats['unseen']``).
 
-    Round 1 estimates flow on frames Telea-filled in the holes, where the filled patch moves with
-    the mask and drags the flow with it, so the flow inside a (grown) hole is completed: by a smooth
-    fill from around it, or by the flow-completion network (``flows=learned``). Each further round
-    (``rounds``) re-estimates the flow on the previous round's completed frames and propagates the
-    observed pixels again. Flow is estimated at a reduced size on large frames (`propagation.flow_scale`).
+    Each of the ``rounds`` estimates flow between adjacent frames, at a reduced size on large frames
+    (`propagation.flow_scale`), on the frames so far Telea-filled where nothing is known yet (round 1:
+    the holes; later rounds: what no frame saw). The filled patch moves with the mask and drags the
+    flow with it, so inside those regions, grown (`grown_holes`), the flow is completed: by a smooth
+    fill from around them, or by the flow-completion network (``flows=learned``); with ``camera``, a
+    second completion by the camera's motion serves where the first leads nowhere. Only the last
+    round fuses in the gradient domain; the earlier ones only feed the next round's flow.
     """
     frames, holes = problem.observed, problem.hole
     radius, grow = options.param("radius"), options.param("grow")
