@@ -4,13 +4,13 @@ A hole pixel of frame t is followed along the flows of adjacent frames, one fram
 forward (t -> t+1 -> ...) and backward, until it lands on a pixel that frame knows: its candidate
 (FGVC's chains: only adjacent flows are estimated, and every frame of the window can be reached).
 A chain stops where the forward-backward check fails (the flow is not trusted there) or where it
-leaves the image. Pixels that no chain reaches can try a few far frames registered to frame t by a
-homography (the camera's motion), kept only where that registration matches frame t around its hole.
-Each pixel's candidates are averaged, nearer frames weighing more, and so are the pixel
-differences around them in their frames; those differences are fused in the gradient domain
-(`vidprior.poisson`), so no step is left at the hole border or between pixels copied from
-different frames. What nothing sees is left to
-the caller (`flowfill` fills it with Telea).
+leaves the image. Pixels that no chain reaches follow a second set of flows where given (flowfill:
+completed by the camera's motion), then try far frames registered to frame t by homographies (the
+camera's motion), kept only where that registration matches frame t around its hole. Each pixel's
+candidates are averaged, nearer frames weighing more, and so are the pixel differences around them
+in their frames; those differences are fused in the gradient domain (`vidprior.poisson`), so no
+step is left at the hole border or between pixels copied from different frames. What nothing sees
+is left to the caller (`flowfill` fills it with Telea).
 
 Shapes: frames (T, H, W, 3) uint8, holes (T, H, W) bool (True = unknown). Flows are kept at
 1/``scale`` of the frame size (`ClipFlows`), in pixels of that size.
@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from . import flow, poisson
-from .flowcomp.scale import resize_flow, working_frames, working_holes
+from .flowcomp.scale import working_frames, working_holes
 
 CHECK_ALPHA, CHECK_BETA = 0.01, 0.5  # forward-backward check (Sundaram et al. 2010), as `flow.consistent`
 RING = 8  # pixels around a hole on which a far frame's registration is checked
@@ -89,11 +89,6 @@ class ClipFlows:
     def motion(self, field: np.ndarray, points: np.ndarray) -> np.ndarray:
         """The flow ``field`` (h, w, 2) at frame-size ``points`` (N, 2) = (x, y), in frame pixels."""
         return sample(field, (points + 0.5) / self.scale - 0.5) * self.scale
-
-    def full_size(self, t: int, direction: int, size: tuple[int, int]) -> np.ndarray:
-        """Frame t's flow in ``direction`` at the frame ``size`` (H, W), in frame pixels."""
-        field = self.along(direction)[0][t]
-        return field if self.scale == 1 else resize_flow(field, size)
 
 
 @dataclass
