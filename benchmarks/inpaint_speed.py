@@ -1,8 +1,8 @@
 """Speed and peak memory of the default inpainting (`flowfill`) at 256x144, 854x480 and 1280x720, and at
-30, 60 and 120 frames (memory must not grow with clip length: it is set by the window, 30 frames with 10 of
+30, 60, 120 and 240 frames (memory must not grow with clip length: it is set by the window, 30 frames with 10 of
 context on each side, which a 30-frame clip does not fill).
 
-    python benchmarks/inpaint_speed.py benchmarks/results      # writes inpaint-speed.md/.json, ~6 minutes
+    python benchmarks/inpaint_speed.py benchmarks/results      # writes inpaint-speed.md/.json, ~10 minutes
 
 Each run is its own process (`vidprior.restore`, the path the command line takes: frames read in
 windows of 30 with 10 frames of context on each side, written as lossless FFV1), so its peak
@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-RUNS = ((256, 144, 30), (854, 480, 30), (1280, 720, 30), (854, 480, 60), (854, 480, 120))
+RUNS = ((256, 144, 30), (854, 480, 30), (1280, 720, 30), (854, 480, 60), (854, 480, 120), (854, 480, 240))
 CLIP = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "clips" / "tennis"
 
 
