@@ -168,19 +168,23 @@ def camera_motions(flows: ClipFlows, holes: np.ndarray) -> dict[int, list[np.nda
     return motions
 
 
+def _grey(frame: np.ndarray) -> np.ndarray:
+    return frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+
+
 def far_frames(t: int, frames: np.ndarray, holes: np.ndarray, motions: dict[int, list[np.ndarray | None]],
                pixels: np.ndarray, reach: int, stride: int) -> Candidates:
     """Candidates from frames ``stride``, 2 ``stride``, ... away (up to ``reach``), registered to frame ``t`` by
-    chaining the adjacent frames' camera ``motions`` (`camera_motions`); a frame is used only where its
-    registration matches frame t on a `RING` around the hole (`RING_ERROR`), and each pixel takes the nearest
-    such frame that knows it."""
+    chaining the adjacent frames' camera ``motions`` (`camera_motions`); ``frames`` (T, H, W, 3) or their grey
+    (T, H, W). A frame is used only where its registration matches frame t on a `RING` around the hole
+    (`RING_ERROR`), and each pixel takes the nearest such frame that knows it."""
     count = len(holes)
     out = Candidates.none(pixels)
     points = pixels[:, ::-1].astype(np.float32)
     hole = holes[t] > 0
     ring = cv2.dilate(hole.astype(np.uint8), np.ones((2 * RING + 1,) * 2, np.uint8)).astype(bool) & ~hole
     ring_points = np.argwhere(ring)[:, ::-1].astype(np.float32)
-    grey = sample(cv2.cvtColor(frames[t], cv2.COLOR_RGB2GRAY), ring_points)
+    grey = sample(_grey(frames[t]), ring_points)
     for direction in (1, -1):
         matrix, s = np.eye(3), t
         while 0 <= s + direction < count and abs(s + direction - t) <= reach and motions[direction][s] is not None:
@@ -193,7 +197,7 @@ def far_frames(t: int, frames: np.ndarray, holes: np.ndarray, motions: dict[int,
             usable = _known_at(holes[s], seen_ring)
             if usable.sum() < 16:
                 continue
-            other = sample(cv2.cvtColor(frames[s], cv2.COLOR_RGB2GRAY), seen_ring[usable])
+            other = sample(_grey(frames[s]), seen_ring[usable])
             if np.abs(other - grey[usable]).mean() > RING_ERROR:
                 continue
             moved = _map_points(matrix, points[todo])
@@ -256,6 +260,7 @@ def propagate(frames: np.ndarray, holes: np.ndarray, flows: ClipFlows, *, reach:
     out, unseen = frames.copy(), np.zeros_like(holes)
     masks = holes.astype(np.float32)  # converted once for all the lookups
     motions = camera_motions(flows, holes) if far else {}
+    grey = np.stack([_grey(f) for f in frames]) if far else None  # converted once for the far frames' checks
     for t in range(len(frames)):
         pixels = np.argwhere(holes[t])
         if not len(pixels):
@@ -267,7 +272,7 @@ def propagate(frames: np.ndarray, holes: np.ndarray, flows: ClipFlows, *, reach:
                            for direction in (1, -1)]
             nowhere = ~np.any([c.found for c in candidates], axis=0)
         if far and nowhere.any():
-            candidates.append(_spread(pixels, nowhere, far_frames(t, frames, masks, motions, pixels[nowhere], reach,
+            candidates.append(_spread(pixels, nowhere, far_frames(t, grey, masks, motions, pixels[nowhere], reach,
                                                                    far)))
         values, wishes, weight = gather(frames, masks, candidates, differences=anchor is not None)
         seen = weight > 0

@@ -9,16 +9,19 @@ from .. import flow
 from .network import FRAMES, FlowCompletion
 
 
+def _each_frame(fill, forward: np.ndarray, backward: np.ndarray, holes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return (np.stack([fill(f, m) for f, m in zip(forward, holes)]),
+            np.stack([fill(b, m) for b, m in zip(backward, holes)]))
+
+
 def smooth_flows(forward: np.ndarray, backward: np.ndarray, holes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Today's answer: each frame's flows (T, h, w, 2) smooth-filled inside its hole (T, h, w)."""
-    return (np.stack([flow.fill_smooth(f, m) for f, m in zip(forward, holes)]),
-            np.stack([flow.fill_smooth(b, m) for b, m in zip(backward, holes)]))
+    """Each frame's flows (T, h, w, 2) smooth-filled inside its hole (T, h, w) (`flow.fill_smooth`)."""
+    return _each_frame(flow.fill_smooth, forward, backward, holes)
 
 
 def camera_flows(forward: np.ndarray, backward: np.ndarray, holes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each frame's flows (T, h, w, 2) filled inside its hole (T, h, w) by the camera's motion (`flow.fill_camera`)."""
-    return (np.stack([flow.fill_camera(f, m) for f, m in zip(forward, holes)]),
-            np.stack([flow.fill_camera(b, m) for b, m in zip(backward, holes)]))
+    return _each_frame(flow.fill_camera, forward, backward, holes)
 
 
 @torch.no_grad()

@@ -91,11 +91,12 @@ def grown_holes(holes: np.ndarray, grow: int, scale: int, share: float = 0.1) ->
 def flow_completion(kind: str):
     """``complete(flows, holes) -> flows`` for flowfill's ``flows`` setting: ``smooth`` fills the flow inside
     the holes (T, h, w) from around it; ``learned`` corrects that fill with the shipped flow-completion network."""
+    net = load_flowcomp()[0] if kind == "learned" else None  # loaded once for all the rounds
+
     def complete(flows: propagation.ClipFlows, holes: np.ndarray) -> propagation.ClipFlows:
-        if kind == "smooth":
+        if net is None:
             forward, backward = smooth_flows(flows.forward, flows.backward, holes)
         else:
-            net, _ = load_flowcomp()
             forward, backward = complete_flows(net, flows.forward, flows.backward, holes)
         return propagation.ClipFlows(forward, backward, flows.scale)
 
