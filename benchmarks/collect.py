@@ -23,6 +23,10 @@ border crop = scale); `warp_error` is the temporal warping error (lower is bette
 the hole pixels that no frame shows (flowfill fills them with Telea); `s/clip` is wall time per
 clip and `peak MB` the peak resident memory of the benchmark process while the method ran.
 
+Issue 17 added the `denoise` section's `bm4d`, `denoiser` and phone case (`bash benchmarks/run.sh` with
+`TASKS=denoise`); `denoise-vdp-convergence` comes from `python benchmarks/vdp_convergence.py` and
+`denoise-speed` from `python benchmarks/speed.py denoise`. The older `denoise-vdp*` sections have no phone case.
+
 Issue 16 changed `flowfill`: the `inpaint`, `inpaint-headroom`, `inpaint-ilvi` and `inpaint-speed`
 sections were run after it; the other `inpaint-*` sections are older, and their telea/ns/flowfill rows
 show the flowfill of before (37.13 dB, 23.99 in the holes).

@@ -4,7 +4,9 @@
 #   TASKS="inpaint denoise" bash benchmarks/run.sh           # some tasks
 #   METHODS_inpaint=telea,flowfill,ilvi bash benchmarks/run.sh   # some methods of a task
 # Denoising is scored on the first 10 frames of each clip (DENOISE_FRAMES): BM3D costs ~4.6 s per
-# 256x144 frame here, so 30 frames x 6 clips x 3 noise cases would take over 40 minutes.
+# 256x144 frame here and BM4D about three times that, so 30 frames x 6 clips x 4 noise cases would take
+# hours; the learned ones (vdp, dip) are in vdp.sh and ilvi.sh. Add one method to an earlier run without
+# running the others again: vidprior bench ... --methods NAME --keep.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CLIPS=${CLIPS:-../shared/data/clips}
@@ -15,6 +17,7 @@ for task in ${TASKS:-inpaint denoise interpolate upscale compress}; do
   [ "$task" = denoise ] && frames=${DENOISE_FRAMES:-10}
   methods_var="METHODS_$task"
   methods=${!methods_var:-}
+  [ "$task" = denoise ] && methods=${methods:-nlmeans,bm3d,bm4d,denoiser,denoiser:adapt=30}
   $VIDPRIOR bench --clips "$CLIPS" --task "$task" --frames "$frames" --out "$OUT" -q ${methods:+--methods "$methods"}
 done
 python3 benchmarks/collect.py "$OUT" > benchmarks/RESULTS.md

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -9,9 +11,11 @@ from typing import TypeVar
 
 import cv2
 import numpy as np
+import pytest
 from synthetic import panning_clip
 
 from vidprior import metrics
+from vidprior.fit import Interrupted, Objective, Schedule, fit
 from vidprior.problems import Problem
 
 T = TypeVar("T")
@@ -57,3 +61,29 @@ def write_training_folder(folder: Path, frames: int, height: int, width: int, st
             mask[height // 4: height // 2, width // 8 + step * i: width // 8 + step * i + width // 4] = 255
             cv2.imwrite(str(folder / name / "masks" / f"{i:05d}.png"), mask)
     return folder
+
+
+def stopped_and_resumed(make: Callable[[], Objective], steps: int, stop_at: int, folder: Path,
+                        monkeypatch) -> tuple[Objective, Objective]:
+    """Two trainings of ``make()`` for ``steps`` steps: one straight through, one stopped by Ctrl-C at step
+    ``stop_at`` (checkpoint in ``folder``) and resumed. Returns (straight, resumed)."""
+    def train(objective: Objective, **kwargs) -> None:
+        fit(objective, Schedule(steps=steps, lr=3e-3, warmup=10, clip_grad=1.0), progress=False, **kwargs)
+
+    straight = make()
+    train(straight)
+    kind = type(straight)
+    loss = kind.loss
+
+    def stop(self, step):
+        if step == stop_at:
+            os.kill(os.getpid(), signal.SIGINT)
+        return loss(self, step)
+
+    monkeypatch.setattr(kind, "loss", stop)
+    with pytest.raises(Interrupted):
+        train(make(), run_dir=folder, key="k")
+    monkeypatch.setattr(kind, "loss", loss)
+    resumed = make()
+    train(resumed, run_dir=folder, key="k", resume=True)
+    return straight, resumed

@@ -52,7 +52,7 @@ def test_inpaint_bench_scores_every_method_on_every_clip(clips, tmp_path):
 
 
 @pytest.mark.parametrize(("task", "methods", "cases"), [
-    ("denoise", "nlmeans", {"gaussian 25", "gaussian 50", "poisson peak 30"}),
+    ("denoise", "nlmeans", {"gaussian 25", "gaussian 50", "poisson peak 30", "phone: poisson 100 + x264 crf 30"}),
     ("interpolate", "blend,flowinterp", {"x2"}),
     ("upscale", "bicubic", {"x4", "x4 noisy 10"}),
 ])
@@ -85,3 +85,18 @@ def test_named_runs_with_params_write_their_own_files(clips, tmp_path):
     data = json.loads((out / "inpaint-wide.json").read_text())
     assert data["meta"]["params"] == ["radius=9"] and not (out / "inpaint.json").exists()
     assert "radius=9" in (out / "inpaint-wide.md").read_text()
+
+
+def test_entries_with_their_own_settings_and_keeping_an_earlier_run(clips, tmp_path):
+    data, _ = _bench(clips, tmp_path, "denoise", "nlmeans,nlmeans:temporal=1", "--only", "pan", "--sigma", "25")
+    labels = {r["method"] for r in data["records"]}
+    assert labels == {"nlmeans", "nlmeans temporal=1"}
+    by_label = {r["method"]: r["metrics"]["psnr"] for r in data["records"] if r["case"] == "gaussian 25"}
+    assert by_label["nlmeans"] != by_label["nlmeans temporal=1"]
+    again, _ = _bench(clips, tmp_path, "denoise", "nlmeans:temporal=3", "--only", "pan", "--sigma", "25", "--keep")
+    assert {r["method"] for r in again["records"]} == labels | {"nlmeans temporal=3"}
+    kept = [r for r in again["records"] if r["method"] == "nlmeans"]
+    assert kept == [r for r in data["records"] if r["method"] == "nlmeans"]
+    code = main(["bench", "--clips", str(clips), "--task", "denoise", "--methods", "nlmeans", "--frames", "5",
+                 "--only", "pan", "--sigma", "25", "--out", str(tmp_path), "--keep", "-q"])
+    assert code == 2  # other frames than the kept run's

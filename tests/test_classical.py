@@ -48,7 +48,8 @@ def test_flowfill_of_a_single_frame_falls_back_to_telea(clip, hole):
     assert np.array_equal(_run("flowfill", problem), _run("telea", problem))
 
 
-@pytest.mark.parametrize("name", ["nlmeans", pytest.param("bm3d", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("name", ["nlmeans", pytest.param("bm3d", marks=pytest.mark.slow),
+                                  pytest.param("bm4d", marks=pytest.mark.slow)])
 def test_denoisers_raise_psnr(name):
     clean = panning_clip(frames=3, height=64, width=64)
     noisy = add_gaussian_noise(clean, 25.0, seed=1)
@@ -64,8 +65,16 @@ def test_nlmeans_works_on_short_clips_and_clip_ends(frames):
     assert metrics.psnr(out, clean) > metrics.psnr(noisy, clean)
 
 
+@pytest.mark.slow
+def test_bm4d_uses_the_other_frames_of_a_still_scene():
+    clean = np.repeat(panning_clip(frames=1, height=48, width=48), 6, axis=0)
+    noisy = add_gaussian_noise(clean, 30.0, seed=4)
+    bm3d, bm4d = (metrics.psnr(_run(name, Problem("denoise", noisy, sigma=30.0)), clean) for name in ("bm3d", "bm4d"))
+    assert bm4d > bm3d + 1
+
+
 def test_zero_sigma_is_the_identity(clip):
-    for name in ("nlmeans", "bm3d"):
+    for name in ("nlmeans", "bm3d", "bm4d"):
         assert np.array_equal(_run(name, Problem("denoise", clip, sigma=0.0)), clip)
 
 

@@ -114,9 +114,10 @@ def test_a_timed_sigterm_stops_a_long_fit(tmp_path):
 
 
 def test_resume_of_a_finished_run_returns_its_result_and_other_input_is_refused(tmp_path):
-    first, _ = fit(Curve(), quiet(), run_dir=tmp_path, progress=False, key="k")
+    first, done = fit(Curve(), quiet(), run_dir=tmp_path, progress=False, key="k")
     again, report = fit(Curve(), quiet(), run_dir=tmp_path, resume=True, progress=False, key="k")
     assert report.stopped == "cached" and np.array_equal(first, again)
+    assert report.steps == done.steps and report.seconds == done.seconds  # what made the result, for reports
     (tmp_path / RESULT).unlink()
     with pytest.raises(VidpriorError, match="different input"):
         fit(Curve(), quiet(), run_dir=tmp_path, resume=True, progress=False, key="other")

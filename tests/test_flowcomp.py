@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import signal
-
 import numpy as np
 import pytest
 import torch
-from helpers import write_training_folder
+from helpers import stopped_and_resumed, write_training_folder
 from synthetic import textured_image
 
 from vidprior.errors import VidpriorError
-from vidprior.fit import Interrupted, Schedule, fit
+from vidprior.fit import Schedule, fit
 from vidprior.flowcomp import FlowCompletion, FlowCompletionConfig, complete_flows, smooth_flows
 from vidprior.flowcomp.data import FlowClip, clip_flows, draw_sample
 from vidprior.flowcomp.scale import resize_flow, working_holes
@@ -105,15 +102,6 @@ def test_samples_come_from_torchs_rng_and_hide_the_truth_only_in_the_hole():
     assert torch.equal(s.smooth[outside], s.truth[:, 1][outside])
 
 
-@pytest.fixture
-def one_thread():
-    """Convolutions this small run faster on one thread (and much faster when another process holds a core)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def train(objective: FlowCompletionTraining, steps: int, **kwargs) -> np.ndarray:
     return fit(objective, Schedule(steps=steps, lr=1e-2, warmup=10, clip_grad=1.0), progress=False, **kwargs)[0]
 
@@ -137,22 +125,7 @@ def test_an_interrupted_training_resumes_where_it_stopped(tmp_path, monkeypatch,
         torch.manual_seed(0)
         return FlowCompletionTraining(FlowCompletion(TINY), clips, batch=2, crop=24)
 
-    straight = objective()
-    train(straight, 20)
-    stopped = objective()
-    loss = FlowCompletionTraining.loss
-
-    def stop_at_8(self, step):
-        if step == 8:
-            os.kill(os.getpid(), signal.SIGINT)
-        return loss(self, step)
-
-    monkeypatch.setattr(FlowCompletionTraining, "loss", stop_at_8)
-    with pytest.raises(Interrupted):
-        train(stopped, 20, run_dir=tmp_path, key="k")
-    monkeypatch.setattr(FlowCompletionTraining, "loss", loss)
-    resumed = objective()
-    train(resumed, 20, run_dir=tmp_path, key="k", resume=True)
+    straight, resumed = stopped_and_resumed(objective, 20, 8, tmp_path, monkeypatch)
     assert len(resumed.history) == 11  # steps 9..19 only
     for a, b in zip(straight.net.state_dict().values(), resumed.net.state_dict().values()):
         assert torch.allclose(a, b, atol=1e-6)
@@ -225,5 +198,5 @@ def test_train_command_writes_loadable_weights_and_resumes(tmp_path, vidprior):
     reloaded = load_flowcomp(out)[0]
     assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), reloaded.state_dict().values()))
     bad = vidprior("train", "flowcomp", "--data", str(data), "-o", str(out), "--split", "0.5")
-    assert bad.returncode == 2 and "vinet only" in bad.stderr and len(bad.stderr.splitlines()) == 1
+    assert bad.returncode == 2 and "not a setting of flowcomp" in bad.stderr and len(bad.stderr.splitlines()) == 1
 

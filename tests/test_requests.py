@@ -42,7 +42,7 @@ def test_text_and_typed_values_give_the_same_request(tmp_path: Path):
     ("denoise", {"sigma": "nan"}, "--sigma 'nan' is not a number"),
     ("denoise", {"colour": "red"}, "denoise has no option 'colour'"),
     ("inpaint", {}, "inpaint needs --mask"),
-    ("inpaint", {"mask": "m", "weights": "w.safetensors"}, "apply to --method vinet only"),
+    ("inpaint", {"mask": "m", "weights": "w.safetensors"}, "apply to the methods that run a trained network"),
     ("compress", {"bpp": 20}, "bpp=20.0 is out of range"),
     ("compress", {"bpp": 0.1, "params": 5000}, "not both"),
     ("denoise", {"method": "dip", "param": {"lr": "nan"}}, "dip: lr='nan' is not a number"),

@@ -250,7 +250,7 @@ def test_inpaint_with_weights_and_adaptation_from_the_command_line(tmp_path, wei
     a, b = read_video(plain).frames, read_video(adapted).frames
     assert a.shape == b.shape == clip.shape and not np.array_equal(a, b)
     for args, says in (
-        (["--method", "flowfill", "--weights", str(weights)], "vinet only"),
+        (["--method", "flowfill", "--weights", str(weights)], "not to flowfill"),
         (["--method", "vinet", "--weights", str(tmp_path / "none.safetensors")], "no such file"),
         (["--method", "vinet", "--weights", str(weights), "--adapt", "soon"], "not a duration"),
     ):

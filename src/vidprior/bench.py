@@ -8,8 +8,9 @@ table ``<out>/<task>.md`` and a plot ``<out>/<task>.png``.
 Cases per task:
 - inpaint: moving object-shaped holes made from *another* clip's masks (ground truth known), about
   10% of each frame;
-- denoise: Gaussian noise at each ``--sigma`` (level given to the method) and Poisson noise
-  (peak 30, level unknown to the method);
+- denoise: Gaussian noise at each ``--sigma`` (level given to the method), Poisson noise (peak 30,
+  level unknown to the method) and a phone's video (Poisson noise of peak 100, then x264 at CRF 30;
+  level unknown);
 - interpolate ×k: every k-th frame kept; scored on the frames in between;
 - upscale ×s: antialiased bicubic downscaling; scored on Y with an s-pixel border crop; and the
   same with Gaussian noise (sigma 10, given to the method) added to the low-resolution frames;
@@ -34,10 +35,11 @@ from . import metrics
 from .errors import VidpriorError
 from .methods import CODECS, METHODS, RunOptions, get_method
 from .problems import Problem, add_gaussian_noise, add_poisson_noise, downscale_frames, drop_frames, moving_masks
-from .requests import TASKS
+from .requests import TASKS, parse_params
 from .video import read_video
 
 POISSON_PEAK = 30.0
+PHONE = (100.0, 30)  # a phone's video: shot noise of this peak, then x264 at this CRF (level unknown)
 NOISY_SR_SIGMA = 10.0  # the hard super-resolution case of VDP: noisy low-resolution input
 BENCH_TASKS = (*TASKS, "compress")
 MAIN_METRIC = {"inpaint": "psnr", "denoise": "psnr", "interpolate": "psnr", "upscale": "psnr_y", "compress": "psnr"}
@@ -143,7 +145,10 @@ def make_cases(task: str, clip: Clip, clips: list[Clip], sigmas: list[float], fa
         cases = [Case(f"gaussian {s:g}", Problem("denoise", add_gaussian_noise(frames, s, seed), sigma=s), frames)
                  for s in sigmas]
         noisy = add_poisson_noise(frames, POISSON_PEAK, seed)
-        return [*cases, Case(f"poisson peak {POISSON_PEAK:g}", Problem("denoise", noisy), frames)]
+        x264 = CODECS["x264"]
+        phone = x264.decode(x264.encode(add_poisson_noise(frames, PHONE[0], seed), clip.fps, PHONE[1]))
+        return [*cases, Case(f"poisson peak {POISSON_PEAK:g}", Problem("denoise", noisy), frames),
+                Case(f"phone: poisson {PHONE[0]:g} + x264 crf {PHONE[1]}", Problem("denoise", phone), frames)]
     if task == "interpolate":
         kept = drop_frames(frames, factor)
         reference = frames[: (len(kept) - 1) * factor + 1]
@@ -170,7 +175,9 @@ def score(case: Case, result: np.ndarray) -> dict[str, float]:
     return figures
 
 
-def run_method(task: str, case: Case, clip: str, name: str, options: RunOptions) -> Record:
+def run_method(task: str, case: Case, clip: str, name: str, options: RunOptions, label: str | None = None
+               ) -> Record:
+    """``name`` on ``case``, recorded under ``label`` (default: the name)."""
     method = get_method(name, task)
     torch.manual_seed(options.seed)
     options.stats.clear()
@@ -178,7 +185,7 @@ def run_method(task: str, case: Case, clip: str, name: str, options: RunOptions)
         began = time.monotonic()
         result = case.problem.finalize(method.run(case.problem, options))
         seconds = time.monotonic() - began
-    return Record(task, case.name, clip, name, seconds, memory.peak, {**score(case, result), **options.stats})
+    return Record(task, case.name, clip, label or name, seconds, memory.peak, {**score(case, result), **options.stats})
 
 
 def run_codec(case_clip: Clip, name: str) -> list[Record]:
@@ -202,7 +209,8 @@ def run_codec(case_clip: Clip, name: str) -> list[Record]:
 
 @dataclass
 class Benchmark:
-    """What `run_bench` runs: ``task`` on the clips of ``clips`` with ``methods`` (None: all for the task).
+    """What `run_bench` runs: ``task`` on the clips of ``clips`` with ``methods`` (None: all for the task;
+    see `method_entries` for settings per entry).
 
     params: method settings for the runs, each given to the methods that declare it (ablations).
     budget: seconds per clip for learned methods (None: their defaults).
@@ -218,9 +226,43 @@ class Benchmark:
     budget: float | None = None
     out: Path = Path("benchmarks/results")
     name: str | None = None
+    keep: bool = False  # keep the other methods' records of an earlier run of the same name
     params: dict = field(default_factory=dict)
     seed: int = 0
     progress: bool = True
+
+
+def method_entries(task: str, names: list[str] | None, params: dict) -> dict[str, tuple[str, dict]]:
+    """label -> (method, its settings) for the entries of ``--methods`` (None: every method of the task).
+
+    An entry is a method's name, optionally with settings of its own: ``denoiser:adapt=30:adapt_lr=1e-4``
+    (its label: ``denoiser adapt=30 adapt_lr=1e-4``). ``params`` (``--param``) go to every method that
+    declares them; an entry's own settings win.
+    """
+    pool = CODECS if task == "compress" else {k: m for k, m in METHODS.items() if task in m.tasks}
+    entries: dict[str, tuple[str, dict]] = {}
+    for entry in names or list(pool):
+        name, *own = entry.split(":")
+        if name not in pool:
+            raise VidpriorError(f"'{name}' does not do {task}; choose from {', '.join(pool)}")
+        if own and task == "compress":
+            raise VidpriorError(f"'{entry}': codecs take no settings in the benchmark")
+        own_params = parse_params(own)
+        entries[" ".join([name, *own])] = (name, own_params)
+    if task == "compress":
+        return entries
+    used = set()
+    for label, (name, own) in entries.items():
+        declared = {s.name for s in pool[name].settings}
+        shared = {k: v for k, v in params.items() if k in declared}
+        used |= set(shared)
+        entries[label] = (name, {**shared, **own})
+        METHODS[name].settings_from(entries[label][1])  # a bad value stops the benchmark before it starts
+    unused = set(params) - used
+    if unused:
+        raise VidpriorError(f"--param {sorted(unused)[0]}: none of {', '.join(entries)} has this setting; "
+                            "`vidprior methods NAME` lists a method's settings")
+    return entries
 
 
 def run_bench(bench: Benchmark) -> list[Record]:
@@ -228,37 +270,43 @@ def run_bench(bench: Benchmark) -> list[Record]:
     task = bench.task
     if task not in BENCH_TASKS:
         raise VidpriorError(f"--task {task} is not one of {', '.join(BENCH_TASKS)}")
-    pool = CODECS if task == "compress" else {k: m for k, m in METHODS.items() if task in m.tasks}
-    names = bench.methods or list(pool)
-    for name in names:
-        if name not in pool:
-            raise VidpriorError(f"'{name}' does not do {task}; choose from {', '.join(pool)}")
-    settings = {n: {k: v for k, v in bench.params.items() if any(s.name == k for s in pool[n].settings)}
-                for n in names if task != "compress"}
-    unused = set(bench.params) - {k for chosen in settings.values() for k in chosen}
-    if unused:
-        raise VidpriorError(f"--param {sorted(unused)[0]}: none of {', '.join(names)} has this setting; "
-                            "`vidprior methods NAME` lists a method's settings")
-    for name, chosen in settings.items():
-        METHODS[name].settings_from(chosen)  # a bad value stops the benchmark before it starts
+    entries = method_entries(task, bench.methods, bench.params)
+    kept = kept_records(bench, list(entries)) if bench.keep else []
     factor = bench.factor or {"interpolate": 2, "upscale": 4}.get(task, 1)
     clips = load_clips(bench.clips, bench.frames, bench.only)
     everything = load_clips(bench.clips, bench.frames) if bench.only else clips
     records: list[Record] = []
     for clip in clips:
         if task == "compress":
-            for name in names:
+            for name in entries:
                 records += run_codec(clip, name)
                 _say(bench, records[-1])
             continue
         for case in make_cases(task, clip, everything, bench.sigmas, factor, bench.seed):
-            for name in names:
-                options = RunOptions(seed=bench.seed, progress=bench.progress, params=settings[name],
-                                     budget=bench.budget)
-                records.append(run_method(task, case, clip.name, name, options))
+            for label, (name, settings) in entries.items():
+                options = RunOptions(seed=bench.seed, progress=bench.progress, params=settings, budget=bench.budget)
+                records.append(run_method(task, case, clip.name, name, options, label=label))
                 _say(bench, records[-1])
-    write_outputs(Path(bench.out), task, records, bench)
-    return records
+    write_outputs(Path(bench.out), task, kept + records, bench)
+    return kept + records
+
+
+def kept_records(bench: Benchmark, labels: list[str]) -> list[Record]:
+    """The records of an earlier run of the same name (``--keep``) for the methods not run again; refused when
+    that run's frames, clips, seed, budget or settings differ."""
+    path = Path(bench.out) / f"{bench.name or bench.task}.json"
+    if not path.is_file():
+        return []
+    stored = json.loads(path.read_text())
+    meta = stored["meta"]
+    now = {"frames": bench.frames, "clips": str(bench.clips), "seed": bench.seed, "budget": bench.budget,
+           "params": [f"{k}={v}" for k, v in bench.params.items()]}
+    differ = [k for k, v in now.items() if meta.get(k) != v]
+    if differ:
+        raise VidpriorError(f"--keep: {path} was run with other {', '.join(differ)}; run all methods again "
+                            "or choose another --name")
+    return [Record(**r) for r in stored["records"] if r["method"] not in labels
+            and (not bench.only or r["clip"] in bench.only)]
 
 
 def _say(bench: Benchmark, record: Record) -> None:

@@ -69,24 +69,31 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("methods", help="list the methods and the tasks each serves, or one method's settings")
     p.add_argument("name", nargs="?", help="a method: print its settings (--param KEY=VALUE)")
 
-    p = sub.add_parser("train", help="train a feed-forward network (vinet, flowcomp) on folders of clips")
-    p.add_argument("method", choices=["vinet", "flowcomp"],
-                   help="vinet (video inpainting) or flowcomp (flow completion inside holes, trained on flows)")
+    p = sub.add_parser("train", help="train a network (vinet, flowcomp, denoiser) or a learned start (vdp) on clips")
+    p.add_argument("method", choices=["vinet", "flowcomp", "denoiser", "vdp"],
+                   help="vinet (video inpainting), flowcomp (flow completion inside holes, trained on flows), "
+                        "denoiser (multi-frame denoising, trained with synthetic noise) or vdp (a learned start "
+                        "for VDP's denoising fits, by Reptile; use it with --param init=FILE)")
     p.add_argument("--data", type=Path, action="append", required=True,
                    help="clips: a video file, a folder with frames/ (+ masks/ lending hole shapes), or a folder of "
                         "those; repeat for more")
     p.add_argument("-o", "--output", type=Path, required=True, help="weights file to write, NAME.safetensors")
     p.add_argument("--budget", default="30m", help="training time, e.g. 30m, 2h (default 30m)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="most training steps (default: as many as the budget allows)")
     p.add_argument("--width", type=int, default=None,
-                   help="network width (vinet: default 8, the paper 32; flowcomp: default 16)")
+                   help="network width (vinet: default 8, the paper 32; flowcomp: default 16; denoiser: 32)")
     p.add_argument("--crop", type=int, default=None,
-                   help="training crop size in pixels (vinet: default 128; flowcomp: default 96, at 1/4 size)")
-    p.add_argument("--batch", type=int, default=None, help="crops per step (vinet: default 2; flowcomp: default 4)")
+                   help="training crop size in pixels (vinet: default 128; flowcomp: default 96, at 1/4 size; "
+                        "denoiser: 96)")
+    p.add_argument("--batch", type=int, default=None,
+                   help="crops per step (vinet: default 2; flowcomp: default 4; denoiser: 8)")
     p.add_argument("--split", type=float, default=None,
                    help="vinet only: share of the budget for the first (non-recurrent) stage (default 0.6)")
-    p.add_argument("--lr", type=float, default=None, help="peak learning rate (vinet: default 5e-4; flowcomp: 1e-3)")
-    p.add_argument("--init", type=Path, default=None, help="vinet only: start from these weights instead of from "
-                                                           "scratch")
+    p.add_argument("--lr", type=float, default=None,
+                   help="peak learning rate (vinet: default 5e-4; flowcomp and denoiser: 1e-3; vdp: 3e-3)")
+    p.add_argument("--init", type=Path, default=None,
+                   help="vinet and denoiser: start from these weights instead of from scratch (train further)")
     p.add_argument("--device", default="auto", choices=DEVICES)
     p.add_argument("--run-dir", type=Path, default=None, help="checkpoints (default: OUTPUT.run)")
     p.add_argument("--resume", action="store_true", help="carry on from the checkpoints in the run folder")
@@ -97,7 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="benchmark methods on clean clips with synthetic degradations")
     p.add_argument("--clips", type=Path, required=True, help="folder of clips: <name>/frames/ (+ <name>/masks/)")
     p.add_argument("--task", required=True, help="inpaint, denoise, interpolate, upscale or compress")
-    p.add_argument("--methods", default=None, help="comma-separated methods (default: all for the task)")
+    p.add_argument("--methods", default=None,
+                   help="comma-separated methods (default: all for the task); settings of one entry after colons, "
+                        "e.g. denoiser:adapt=30")
+    p.add_argument("--keep", action="store_true",
+                   help="keep the other methods' results of an earlier run of the same --name (same frames, "
+                        "clips and settings) and run only these")
     p.add_argument("--frames", type=int, default=30, help="frames per clip (default 30)")
     p.add_argument("--only", default=None, help="comma-separated clip names (default: all)")
     p.add_argument("--sigma", default="25,50", help="denoise: comma-separated noise levels (default 25,50)")
@@ -195,16 +207,27 @@ def _decompress(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    given = {k: v for k in ("width", "crop", "batch", "split", "lr", "init") if (v := getattr(args, k)) is not None}
+    given = {k: v for k in ("width", "crop", "batch", "split", "lr", "init", "steps")
+             if (v := getattr(args, k)) is not None}
     common = {"run_dir": args.run_dir or default_run_dir(args.output), "resume": args.resume, "device": args.device,
               "seed": args.seed, "progress": not args.quiet}
-    if args.method == "flowcomp":
+    if args.method == "vdp":
+        from .methods.vdp import train_vdp
+
+        refused = [f"--{k}" for k in given if k not in ("lr", "steps")]
+        if refused:
+            raise VidpriorError(f"{' and '.join(refused)}: not a setting of the VDP start (it takes --lr, --steps)")
+        figures = train_vdp(args.data, args.output, budget=parse_duration(args.budget), **given, **common)
+    elif args.method in ("flowcomp", "denoiser"):
+        from .denoiser import train_denoiser
         from .flowcomp import train_flowcomp
 
-        refused = [f"--{k}" for k in ("split", "init") if k in given]
+        takes = {"flowcomp": (), "denoiser": ("init",)}[args.method]
+        refused = [f"--{k}" for k in ("split", "init") if k in given and k not in takes]
         if refused:
-            raise VidpriorError(f"{' and '.join(refused)}: vinet only, not for flowcomp")
-        figures = train_flowcomp(args.data, args.output, budget=parse_duration(args.budget), **given, **common)
+            raise VidpriorError(f"{' and '.join(refused)}: not a setting of {args.method} training")
+        train = train_flowcomp if args.method == "flowcomp" else train_denoiser
+        figures = train(args.data, args.output, budget=parse_duration(args.budget), **given, **common)
     else:
         from .vinet import train_vinet
 
@@ -221,7 +244,7 @@ def _bench(args: argparse.Namespace) -> int:
                         frames=args.frames, only=args.only.split(",") if args.only else None,
                         sigmas=[float(s) for s in str(args.sigma).split(",")], factor=args.factor,
                         budget=parse_duration(args.budget) if args.budget else None, out=args.out, name=args.name,
-                        params=parse_params(args.param), seed=args.seed, progress=not args.quiet))
+                        params=parse_params(args.param), seed=args.seed, progress=not args.quiet, keep=args.keep))
     return 0
 
 

@@ -275,9 +275,10 @@ def fit(objective: Objective, schedule: Schedule, *, run_dir: Path | None = None
         run_dir.mkdir(parents=True, exist_ok=True)
         if resume and (run_dir / RESULT).is_file() and _stored_key(run_dir) == key:
             # the fitted weights too, for callers that use the objective afterwards (a codec stores them)
-            objective.load_state_dict(torch.load(run_dir / CHECKPOINT, map_location="cpu",
-                                                 weights_only=False)["objective"])
-            return np.load(run_dir / RESULT), FitReport(0, 0.0, 0.0, float("nan"), 0, "cached")
+            state = torch.load(run_dir / CHECKPOINT, map_location="cpu", weights_only=False)
+            objective.load_state_dict(state["objective"])
+            return np.load(run_dir / RESULT), FitReport(state["step"], state["seconds"], 0.0, float("nan"),
+                                                        state["rollbacks"], "cached")
     objective.to(device)
     bf16 = use_bf16(device, schedule.precision)
     if bf16 or device.type == "cuda":
@@ -404,3 +405,19 @@ def _stored_key(run_dir: Path) -> str | None:
     if not path.is_file():
         return None
     return torch.load(path, map_location="cpu", weights_only=False).get("key")
+
+
+def train(objective: Objective, schedule: Schedule, *, name: str, about: str = "", key: str = "",
+          run_dir: Path | None = None, resume: bool = False, device: str = "auto", progress: bool = True
+          ) -> FitReport:
+    """`fit` for a ``vidprior train NAME`` command: the device picked (and said), a line on what trains for how
+    long (``about``: e.g. ' on 60 clips'), the bar labelled 'train NAME'; returns the fit's report."""
+    chosen = pick_device(device, loud=progress)
+    print(f"vidprior: training {name} for {schedule.budget or 0:.0f}s{about}", file=sys.stderr)
+    return fit(objective, schedule, run_dir=run_dir, resume=resume, key=key, device=chosen, progress=progress,
+               label=f"train {name}")[1]
+
+
+def mean_stat(history: list[dict[str, float]], key: str) -> float:
+    """The mean of one stat over some steps' stats (nan for none)."""
+    return float(np.mean([h[key] for h in history])) if history else float("nan")

@@ -44,13 +44,14 @@ COMMANDS = {
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
-def parse_duration(text: object, flag: str = "--budget") -> float:
-    """'90', '90s', '3m', '1.5h' (or a number of seconds) -> seconds."""
+def parse_duration(text: object, flag: str = "--budget", zero: bool = False) -> float:
+    """'90', '90s', '3m', '1.5h' (or a number of seconds) -> seconds; 0 only where ``zero`` allows it."""
     if isinstance(text, int | float) and not isinstance(text, bool):
         text = np.format_float_positional(text, trim="-")
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", str(text))
-    if not match or float(match.group(1)) <= 0:
-        raise VidpriorError(f"{flag} {text!r} is not a duration; write e.g. 90s, 3m or 1h")
+    if not match or float(match.group(1)) < 0 or (float(match.group(1)) == 0 and not zero):
+        raise VidpriorError(f"{flag} {text!r} is not a duration; write e.g. 90s, 3m or 1h"
+                            + (" (0 for none)" if zero else ""))
     return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
 
 
@@ -142,16 +143,17 @@ FITTING = (
     Option("quiet", _switch, "no progress bar", short="-q", what="true or false"),
     STATUS,
 )
-VINET = (
-    Option("weights", _path, "vinet: weights file (default: the shipped checkpoint)"),
-    Option("adapt", lambda v: parse_duration(v, "--adapt"), "vinet: fine-tune on this video first, e.g. 60s",
-           metavar="DURATION", what="a duration"),
+TRAINED = (  # the options of the methods that run a trained network (their settings 'weights' and 'adapt')
+    Option("weights", _path, "vinet, denoiser: weights file (default: the shipped one)"),
+    Option("adapt", lambda v: parse_duration(v, "--adapt", zero=True),
+           "vinet, denoiser: fine-tune the network on this video first, e.g. 60s (per window; 0 = not, the "
+           "default)", metavar="DURATION", what="a duration"),
 )
 RESTORE = (INPUT, OUTPUT, METHOD, START, FRAMES, CRF, COMPARE, REFERENCE, *FITTING)
 SIGMA_HELP = "noise std on the 0-255 scale"
 OPTIONS: dict[str, tuple[Option, ...]] = {
-    "inpaint": (*RESTORE, MASK, Option("mask_dilate", whole, "grow the mask by N pixels (default 0)"), *VINET),
-    "denoise": (*RESTORE, Option("sigma", number, f"{SIGMA_HELP} (default: estimated)", what="a number")),
+    "inpaint": (*RESTORE, MASK, Option("mask_dilate", whole, "grow the mask by N pixels (default 0)"), *TRAINED),
+    "denoise": (*RESTORE, Option("sigma", number, f"{SIGMA_HELP} (default: estimated)", what="a number"), *TRAINED),
     "interpolate": (*RESTORE, Option("factor", whole, "frame-rate multiplier k (2 = one new frame per gap)",
                                      required=True)),
     "upscale": (*RESTORE, Option("scale", whole, "upscaling factor s (2, 3, 4, ...)", required=True),
@@ -165,7 +167,7 @@ OPTIONS: dict[str, tuple[Option, ...]] = {
                                        required=True),
                  Option("width", whole, "new width in pixels (height unchanged)", required=True),
                  Option("method", str, "inpainting method that removes the object (default vinet)"),
-                 START, FRAMES, CRF, *FITTING, *VINET),
+                 START, FRAMES, CRF, *FITTING, *TRAINED),
 }
 
 
@@ -259,8 +261,13 @@ class Request:
         """Refuse what the run would refuse, before any work."""
         if self.resume is not None and not self.resume.is_dir():
             raise VidpriorError(f"--resume {self.resume}: no such run folder")
-        if (self.weights is not None or self.adapt is not None) and self.chosen_method != "vinet":
-            raise VidpriorError("--weights and --adapt apply to --method vinet only")
+        if self.weights is not None or self.adapt is not None:
+            method = get_method(self.chosen_method, self.task)
+            if not {"weights", "adapt"} <= {s.name for s in method.settings}:
+                trained = ", ".join(m.name for m in METHODS.values()
+                                    if {"weights", "adapt"} <= {s.name for s in m.settings})
+                raise VidpriorError(f"--weights and --adapt apply to the methods that run a trained network "
+                                    f"({trained}), not to {method.name}")
         if self.command == "compress":
             if self.bpp is not None and self.params is not None:
                 raise VidpriorError("give --bpp or --params, not both")

@@ -82,6 +82,15 @@ def frames_to_tensor(frames: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float().div_(255.0)
 
 
+def mirror(index: int, count: int) -> int:
+    """Reflect a frame index into 0..count-1 (…, 2, 1, 0, 1, 2, …, count-1, count-2, …)."""
+    if count == 1:
+        return 0
+    period = 2 * (count - 1)
+    index %= period
+    return index if index < count else period - index
+
+
 def tensor_to_frames(x: torch.Tensor) -> np.ndarray:
     """float (T, 3, H, W) in [0, 1] -> uint8 (T, H, W, 3), rounded and clipped."""
     x = x.detach().float().clamp(0, 1).mul(255.0).round().to(torch.uint8)

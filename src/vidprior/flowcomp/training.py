@@ -9,7 +9,6 @@ validation set (``VALIDATION_DRAWS`` batches: other holes, same clips) measures 
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import numpy as np
 import torch
 
 from ..errors import VidpriorError
-from ..fit import Objective, Schedule, fingerprint, fit, pick_device
+from ..fit import Objective, Schedule, fingerprint, mean_stat, train
 from .data import FlowClip, FlowSample, draw_sample, load_flow_clips
 from .network import FRAMES, FlowCompletion, FlowCompletionConfig
 from .weights import save_flowcomp
@@ -77,7 +76,7 @@ class FlowCompletionTraining(Objective):
             hole, truth = s.holes[:, FRAMES // 2], s.truth[:, FRAMES // 2]
             figures.append({"epe": float(hole_epe(self._complete(s).float(), truth, hole)),
                             "smooth epe": float(hole_epe(s.smooth, truth, hole))})
-        return {key: _mean(figures, key) for key in ("epe", "smooth epe")}
+        return {key: mean_stat(figures, key) for key in ("epe", "smooth epe")}
 
     @torch.no_grad()
     def render(self) -> np.ndarray:
@@ -92,9 +91,6 @@ class FlowCompletionTraining(Objective):
     def preview(self) -> np.ndarray:
         return self.render()[0]
 
-
-def _mean(history: list[dict[str, float]], key: str) -> float:
-    return float(np.mean([h[key] for h in history])) if history else float("nan")
 
 
 def train_flowcomp(data: list[Path], output: Path, *, budget: float, width: int = 16, crop: int = 96, batch: int = 4,
@@ -117,16 +113,14 @@ def train_flowcomp(data: list[Path], output: Path, *, budget: float, width: int 
                         checkpoint_every=60.0, preview_every=20.0)
     names = " ".join(f"{c.name}:{len(c.forward)}" for c in clips)
     key = fingerprint(extra=f"flowcomp {names} {net.config} {batch} {crop} {scale} {lr} {budget} {seed}")
-    chosen = pick_device(device, loud=progress)
-    print(f"vidprior: training flowcomp for {budget:.0f}s on {len(clips)} clips", file=sys.stderr)
-    _, report = fit(objective, schedule, run_dir=run_dir, resume=resume, key=key, device=chosen, progress=progress,
-                    label="train flowcomp")
+    report = train(objective, schedule, name="flowcomp", about=f" on {len(clips)} clips", key=key, run_dir=run_dir,
+                   resume=resume, device=device, progress=progress)
     net = net.cpu().eval()
     history = objective.history
     valid = objective.validate()
     figures = {"steps": report.steps, "seconds": time.monotonic() - began,
-               "first epe": _mean(history[:100], "epe"), "first smooth epe": _mean(history[:100], "smooth epe"),
-               "last epe": _mean(history[-100:], "epe"), "last smooth epe": _mean(history[-100:], "smooth epe"),
+               "first epe": mean_stat(history[:100], "epe"), "first smooth epe": mean_stat(history[:100], "smooth epe"),
+               "last epe": mean_stat(history[-100:], "epe"), "last smooth epe": mean_stat(history[-100:], "smooth epe"),
                "valid epe": valid["epe"], "valid smooth epe": valid["smooth epe"]}
     folders = ", ".join(str(Path(d)) for d in data)
     save_flowcomp(net, output, scale=scale,

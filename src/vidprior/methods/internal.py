@@ -9,6 +9,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from ..denoiser.noise import estimate_sigma
 from ..fit import Objective, Schedule, fingerprint, fit, pick_device
 from ..problems import Problem
 from ..settings import Setting
@@ -37,6 +38,19 @@ def fit_settings(steps: int, lr: float, *, clip_grad: float | None = None, warmu
     )
 
 
+def trained_settings(*, lr: float, batch: int, crop: int, adapt: float = 0.0) -> tuple[Setting, ...]:
+    """The settings of a method that runs a trained network and may fine-tune it on the video first."""
+    return (
+        Setting("weights", "", "weights file (default: the shipped one; also --weights)"),
+        Setting("adapt", adapt, "seconds of fine-tuning on this video (each window) first, 0 = none (also --adapt)",
+                low=0),
+        Setting("adapt_steps", 1_000_000, "most fine-tuning steps", low=1),
+        Setting("adapt_lr", lr, "peak learning rate of the fine-tuning", low=1e-7, high=0.1),
+        Setting("adapt_batch", batch, "crops per fine-tuning step", low=1, high=16),
+        Setting("adapt_crop", crop, "fine-tuning crop size in pixels", low=32, high=1024),
+    )
+
+
 def schedule_from(options: RunOptions, stop_below: float | None = None) -> Schedule:
     """The `Schedule` of the method's fit settings (`fit_settings`), its budget overridden by --budget.
 
@@ -61,8 +75,6 @@ def noise_floor(problem: Problem) -> float | None:
     """
     if problem.sigma is None and problem.task != "denoise":
         return None
-    from .classical import estimate_sigma
-
     estimated = estimate_sigma(problem.observed)
     sigma = min(problem.sigma, estimated) if problem.sigma is not None else estimated
     return (sigma / 255.0) ** 2 if sigma > 0 else None

@@ -14,7 +14,7 @@ from ..problems import Problem
 from ..settings import Setting
 from ..vinet import WARMUP, Vinet, adaptation, inpaint_frames, load_vinet
 from .base import Method, RunOptions
-from .internal import run_fit
+from .internal import run_fit, trained_settings
 
 
 def _adapted(net: Vinet, problem: Problem, options: RunOptions) -> Vinet:
@@ -41,11 +41,7 @@ METHODS = [
     Method("vinet", "feed-forward", ("inpaint",),
            "VINet: a trained network warps neighbour frames' features into the hole; fast, --adapt to fine-tune",
            _run, window=60, context=6, settings=(
-               Setting("weights", "", "weights file (default: the shipped one; also --weights)"),
-               Setting("adapt", 0.0, "seconds of fine-tuning on this video first, 0 = none (also --adapt)", low=0),
-               Setting("warmup", WARMUP, "frames run in reverse first to fill the recurrence's memory", low=0, high=60),
-               Setting("adapt_steps", 1_000_000, "most fine-tuning steps", low=1),
-               Setting("adapt_lr", 1e-4, "peak learning rate of the fine-tuning", low=1e-7, high=0.1),
-               Setting("adapt_batch", 1, "clips per fine-tuning step", low=1, high=16),
-               Setting("adapt_crop", 128, "fine-tuning crop size in pixels", low=32, high=1024))),
+               *trained_settings(lr=1e-4, batch=1, crop=128),
+               Setting("warmup", WARMUP, "frames run in reverse first to fill the recurrence's memory",
+                       low=0, high=60))),
 ]

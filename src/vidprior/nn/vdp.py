@@ -3,6 +3,8 @@ rolls a latent forward in time, and FDNet, a convolutional decoder of one latent
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+
 import torch
 from torch import nn
 
@@ -48,3 +50,26 @@ class FrameDecoder(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z)
+
+
+@dataclass(frozen=True)
+class VdpConfig:
+    latent: int = 32
+    hidden: int = 32
+    decoder: tuple[int, ...] = (64, 32, 16)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "decoder", tuple(self.decoder))  # a list when read back from a weights file
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class VdpNetworks(nn.Module):
+    """Both networks of one VDP fit, with the configuration a weights file stores (a learned start)."""
+
+    def __init__(self, config: VdpConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or VdpConfig()
+        self.dynamics = LatentDynamics(self.config.latent, self.config.hidden)
+        self.decoder = FrameDecoder(self.config.latent, tuple(self.config.decoder))

@@ -13,20 +13,11 @@ import torch
 
 from ..nn.padding import pad_to
 from ..progress import Bar
-from ..video import frames_to_tensor, tensor_to_frames
+from ..video import frames_to_tensor, mirror, tensor_to_frames
 from .network import MULTIPLE, Sources, Vinet
 
 OFFSETS = (-6, -3, 3, 6)  # the neighbour frames of the paper (temporal stride 3)
 WARMUP = 5  # frames run in reverse before the first one, to start the recurrence with memory
-
-
-def mirror(index: int, count: int) -> int:
-    """Reflect a frame index into 0..count-1 (…, 2, 1, 0, 1, 2, …, count-1, count-2, …)."""
-    if count == 1:
-        return 0
-    period = 2 * (count - 1)
-    index %= period
-    return index if index < count else period - index
 
 
 def to_signed(frames: np.ndarray) -> torch.Tensor:
