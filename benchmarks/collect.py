@@ -23,6 +23,11 @@ border crop = scale); `warp_error` is the temporal warping error (lower is bette
 the hole pixels that no frame shows (flowfill fills them with Telea); `s/clip` is wall time per
 clip and `peak MB` the peak resident memory of the benchmark process while the method ran.
 
+Issue 18 added `interp` and `upscaler` to the `interpolate` and `upscale` sections (`bash benchmarks/run.sh`
+with `TASKS="interpolate upscale"`), `interpolate-x4` (`vidprior bench --task interpolate --factor 4 --methods
+flowinterp,interp --name interpolate-x4`), and `interpolate-speed` / `upscale-speed` from
+`python benchmarks/speed.py interpolate|upscale`.
+
 Issue 17 added the `denoise` section's `bm4d`, `denoiser` and phone case (`bash benchmarks/run.sh` with
 `TASKS=denoise`); `denoise-vdp-convergence` comes from `python benchmarks/vdp_convergence.py` and
 `denoise-speed` from `python benchmarks/speed.py denoise`. The older `denoise-vdp*` sections have no phone case.

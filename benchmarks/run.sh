@@ -5,8 +5,8 @@
 #   METHODS_inpaint=telea,flowfill,ilvi bash benchmarks/run.sh   # some methods of a task
 # Denoising is scored on the first 10 frames of each clip (DENOISE_FRAMES): BM3D costs ~4.6 s per
 # 256x144 frame here and BM4D about three times that, so 30 frames x 6 clips x 4 noise cases would take
-# hours; the learned ones (vdp, dip) are in vdp.sh and ilvi.sh. Add one method to an earlier run without
-# running the others again: vidprior bench ... --methods NAME --keep.
+# hours. The fitted methods (vdp, dip, dnerv) are in vdp.sh, ilvi.sh and dnerv.sh. Add one method to an
+# earlier run without running the others again: vidprior bench ... --methods NAME --keep.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CLIPS=${CLIPS:-../shared/data/clips}
@@ -18,6 +18,8 @@ for task in ${TASKS:-inpaint denoise interpolate upscale compress}; do
   methods_var="METHODS_$task"
   methods=${!methods_var:-}
   [ "$task" = denoise ] && methods=${methods:-nlmeans,bm3d,bm4d,denoiser,denoiser:adapt=30}
+  [ "$task" = interpolate ] && methods=${methods:-blend,flowinterp,interp,interp:adapt=30}
+  [ "$task" = upscale ] && methods=${methods:-bicubic,lanczos,bm3d-lanczos,upscaler,upscaler:adapt=30}
   $VIDPRIOR bench --clips "$CLIPS" --task "$task" --frames "$frames" --out "$OUT" -q ${methods:+--methods "$methods"}
 done
 python3 benchmarks/collect.py "$OUT" > benchmarks/RESULTS.md

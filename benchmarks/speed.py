@@ -3,11 +3,15 @@ length: it is set by the method's window, which a short clip does not fill).
 
     python benchmarks/speed.py inpaint benchmarks/results   # flowfill; writes inpaint-speed.md/.json, ~10 minutes
     python benchmarks/speed.py denoise benchmarks/results   # denoiser (plain, adapted 30 s), bm3d
+    python benchmarks/speed.py interpolate                  # interp x2 (plain, adapted), flowinterp
+    python benchmarks/speed.py upscale                      # upscaler x4 (plain, adapted), lanczos, bm3d-lanczos
 
 Each run is its own process (`vidprior.restore`, the path the command line takes: frames read in windows,
 written as lossless FFV1), so its peak resident memory is its own. The frames are the shared clip `tennis`
 (with its real object masks for inpainting; with Gaussian noise of sigma 25 for denoising), resized to the
-size measured and played back and forth to reach the length. BM3D runs on a few frames only (its time per
+size measured and played back and forth to reach the length. For interpolation the size is the input's
+and the output has twice the frames less one; for upscaling it is the output's (the input, a quarter of
+it a side, has Gaussian noise of sigma 10 for bm3d-lanczos). BM3D runs on a few frames only (its time per
 frame does not depend on the clip's length).
 """
 
@@ -31,8 +35,17 @@ RUNS = {
     "denoise": [("denoiser", {}, 256, 144, 30), ("denoiser", {"adapt": 30}, 256, 144, 30),
                 ("denoiser", {}, 854, 480, 30), ("denoiser", {"adapt": 30}, 854, 480, 30),
                 ("denoiser", {}, 854, 480, 120), ("bm3d", {}, 256, 144, 3), ("bm3d", {}, 854, 480, 2)],
+    "interpolate": [(m, p, w, h, n) for m, p in (("interp", {}), ("interp", {"adapt": 30}), ("flowinterp", {}))
+                    for w, h, n in ((256, 144, 30), (854, 480, 30))] + [("interp", {}, 854, 480, 120)],
+    "upscale": [(m, p, w, h, n) for m, p in (("upscaler", {}), ("upscaler", {"adapt": 30}), ("lanczos", {}))
+                for w, h, n in ((256, 144, 30), (852, 480, 30))]
+               + [("upscaler", {}, 852, 480, 120), ("bm3d-lanczos", {}, 256, 144, 3),
+                  ("bm3d-lanczos", {}, 852, 480, 2)],
 }
 SIGMA = 25.0
+FACTOR = {"interpolate": 2, "upscale": 4}
+ABOUT = {"inpaint": "with its object masks", "denoise": f"with Gaussian noise, sigma {SIGMA:g}",
+         "interpolate": "x2, the size given is the input's", "upscale": "x4, the size given is the output's"}
 
 
 def measure(task: str, method: str, params: dict, width: int, height: int, count: int) -> dict:
@@ -40,8 +53,9 @@ def measure(task: str, method: str, params: dict, width: int, height: int, count
     import numpy as np
 
     import vidprior
+    from vidprior.bench import NOISY_SR_SIGMA
     from vidprior.methods import RunOptions
-    from vidprior.problems import add_gaussian_noise
+    from vidprior.problems import add_gaussian_noise, downscale_frames
     from vidprior.video import read_video, write_video
 
     clip = read_video(CLIP / "frames").frames
@@ -56,9 +70,16 @@ def measure(task: str, method: str, params: dict, width: int, height: int, count
                      for i in order)
             write_video(folder / "mask.mkv", (np.repeat(h[..., None], 3, 2) for h in holes), 25)
             extra["mask"] = folder / "mask.mkv"
-        else:  # frame by frame: the noise of a whole long clip in float64 would set the process's peak memory
+        elif task == "denoise":  # frame by frame: the noise of a whole long clip in float64 would set the peak
             frames = (add_gaussian_noise(f[None], SIGMA, seed=t)[0] for t, f in enumerate(frames))
             extra["sigma"] = SIGMA
+        elif task == "upscale":
+            frames = (downscale_frames(f[None], FACTOR[task])[0] for f in frames)
+            if method == "bm3d-lanczos":
+                frames = (add_gaussian_noise(f[None], NOISY_SR_SIGMA, seed=t)[0] for t, f in enumerate(frames))
+                extra["sigma"] = NOISY_SR_SIGMA
+        if task in FACTOR:
+            extra["factor"] = FACTOR[task]
         write_video(folder / "in.mkv", frames, 25)
         began = time.perf_counter()
         report = vidprior.restore(task, folder / "in.mkv", folder / "out.mkv", method=method,
@@ -81,7 +102,7 @@ def main(task: str, out: Path) -> None:
                                                          "cores": os.cpu_count(), "rows": rows}, indent=1))
     lines = [f"## {task}-speed: time and memory by frame size and clip length", "",
              f"`python benchmarks/speed.py {task}`: `vidprior.restore` on the shared clip `tennis` "
-             f"({'with its object masks' if task == 'inpaint' else f'with Gaussian noise, sigma {SIGMA:g}'}), "
+             f"({ABOUT[task]}), "
              f"resized, looped to the length; {os.cpu_count()} cores, no GPU. Time includes reading, the windows' "
              "context frames and writing.", "",
              "| method | settings | size | frames | seconds | s/frame | peak MB |", "|---|---|---|---|---|---|---|"]

@@ -23,6 +23,18 @@ def panning_clip(frames: int = 8, height: int = 48, width: int = 64, step: int =
     return np.stack([big[:, t * step: t * step + width] for t in range(frames)])
 
 
+def blocks_clip(frames: int = 8, height: int = 48, width: int = 64, step: int = 1, seed: int = 0,
+                sizes: tuple[int, int] = (3, 16)) -> np.ndarray:
+    """(T, H, W, 3) uint8: a window sliding ``step`` pixels per frame over flat-coloured rectangles (sharp edges)
+    whose sides are drawn from ``sizes`` (low, high) pixels."""
+    rng = np.random.default_rng(seed)
+    big = np.full((height, width + step * frames, 3), 128, np.uint8)
+    for _ in range(height * big.shape[1] * 6 // (sizes[0] + sizes[1]) ** 2):
+        y, x = int(rng.integers(0, height - 3)), int(rng.integers(0, big.shape[1] - 3))
+        big[y: y + int(rng.integers(*sizes)), x: x + int(rng.integers(*sizes))] = rng.integers(0, 256, 3)
+    return np.stack([big[:, t * step: t * step + width] for t in range(frames)])
+
+
 def task_problem(task: str, clip: np.ndarray, hole: np.ndarray):
     """A small `Problem` of ``task`` whose clean answer is ``clip`` (its first frames for interpolation)."""
     from vidprior.problems import Problem, add_gaussian_noise, downscale_frames, drop_frames

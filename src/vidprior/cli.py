@@ -69,10 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("methods", help="list the methods and the tasks each serves, or one method's settings")
     p.add_argument("name", nargs="?", help="a method: print its settings (--param KEY=VALUE)")
 
-    p = sub.add_parser("train", help="train a network (vinet, flowcomp, denoiser) or a learned start (vdp) on clips")
-    p.add_argument("method", choices=["vinet", "flowcomp", "denoiser", "vdp"],
+    p = sub.add_parser("train", help="train a network (vinet, flowcomp, denoiser, interp, upscaler) or a learned "
+                                     "start (vdp) on clips")
+    p.add_argument("method", choices=["vinet", "flowcomp", "denoiser", "interp", "upscaler", "vdp"],
                    help="vinet (video inpainting), flowcomp (flow completion inside holes, trained on flows), "
-                        "denoiser (multi-frame denoising, trained with synthetic noise) or vdp (a learned start "
+                        "denoiser (multi-frame denoising, trained with synthetic noise), interp (frame "
+                        "interpolation, trained on frame triplets), upscaler (multi-frame x2/x3/x4 upscaling, "
+                        "trained on downscaled clips) or vdp (a learned start "
                         "for VDP's denoising fits, by Reptile; use it with --param init=FILE)")
     p.add_argument("--data", type=Path, action="append", required=True,
                    help="clips: a video file, a folder with frames/ (+ masks/ lending hole shapes), or a folder of "
@@ -82,18 +85,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=None,
                    help="most training steps (default: as many as the budget allows)")
     p.add_argument("--width", type=int, default=None,
-                   help="network width (vinet: default 8, the paper 32; flowcomp: default 16; denoiser: 32)")
+                   help="network width (vinet: default 8, the paper 32; flowcomp: default 16; denoiser and interp: "
+                        "32; upscaler: 48)")
     p.add_argument("--crop", type=int, default=None,
                    help="training crop size in pixels (vinet: default 128; flowcomp: default 96, at 1/4 size; "
-                        "denoiser: 96)")
+                        "denoiser: 96; interp: 128; upscaler: 48 at the low resolution)")
     p.add_argument("--batch", type=int, default=None,
-                   help="crops per step (vinet: default 2; flowcomp: default 4; denoiser: 8)")
+                   help="crops per step (vinet: default 2; flowcomp: default 4; denoiser, interp, upscaler: 8)")
     p.add_argument("--split", type=float, default=None,
                    help="vinet only: share of the budget for the first (non-recurrent) stage (default 0.6)")
     p.add_argument("--lr", type=float, default=None,
-                   help="peak learning rate (vinet: default 5e-4; flowcomp and denoiser: 1e-3; vdp: 3e-3)")
+                   help="peak learning rate (vinet: default 5e-4; flowcomp, denoiser, interp, upscaler: 1e-3; "
+                        "vdp: 3e-3)")
     p.add_argument("--init", type=Path, default=None,
-                   help="vinet and denoiser: start from these weights instead of from scratch (train further)")
+                   help="vinet, denoiser, interp, upscaler: start from these weights instead of from scratch "
+                        "(train further)")
     p.add_argument("--device", default="auto", choices=DEVICES)
     p.add_argument("--run-dir", type=Path, default=None, help="checkpoints (default: OUTPUT.run)")
     p.add_argument("--resume", action="store_true", help="carry on from the checkpoints in the run folder")
@@ -218,15 +224,16 @@ def _train(args: argparse.Namespace) -> int:
         if refused:
             raise VidpriorError(f"{' and '.join(refused)}: not a setting of the VDP start (it takes --lr, --steps)")
         figures = train_vdp(args.data, args.output, budget=parse_duration(args.budget), **given, **common)
-    elif args.method in ("flowcomp", "denoiser"):
-        from .denoiser import train_denoiser
-        from .flowcomp import train_flowcomp
+    elif args.method in ("flowcomp", "denoiser", "interp", "upscaler"):
+        import importlib
 
-        takes = {"flowcomp": (), "denoiser": ("init",)}[args.method]
-        refused = [f"--{k}" for k in ("split", "init") if k in given and k not in takes]
+        module, function = {"flowcomp": ("flowcomp", "train_flowcomp"), "denoiser": ("denoiser", "train_denoiser"),
+                            "interp": ("interp", "train_interpolator"),
+                            "upscaler": ("upscaler", "train_upscaler")}[args.method]
+        refused = [f"--{k}" for k in ("split", "init") if k in given and (k == "split" or args.method == "flowcomp")]
         if refused:
             raise VidpriorError(f"{' and '.join(refused)}: not a setting of {args.method} training")
-        train = train_flowcomp if args.method == "flowcomp" else train_denoiser
+        train = getattr(importlib.import_module(f".{module}", "vidprior"), function)
         figures = train(args.data, args.output, budget=parse_duration(args.budget), **given, **common)
     else:
         from .vinet import train_vinet

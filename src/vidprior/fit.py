@@ -174,6 +174,12 @@ def use_bf16(device: torch.device, precision: str) -> bool:
     return device.type == "cpu" and cpu_has_bf16()
 
 
+def arithmetic(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """The context to compute in: bf16 autocast where `use_bf16` says so, else plain float32."""
+    bf16 = use_bf16(device, precision)
+    return torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+
+
 # ------------------------------------------------------------------------------------ run folder
 
 

@@ -74,6 +74,15 @@ def consistent(forward: np.ndarray, backward: np.ndarray, alpha: float = 0.01, b
     return error < bound
 
 
+def consistency(forward: torch.Tensor, backward: torch.Tensor, alpha: float = 0.01, beta: float = 0.5
+                ) -> torch.Tensor:
+    """`consistent` for flows (N, 2, H, W) in torch: 1.0 (N, 1, H, W) where the check passes, else 0.0."""
+    back = warp(backward, forward)
+    error = (forward + back).pow(2).sum(1, keepdim=True)
+    bound = alpha * (forward.pow(2).sum(1, keepdim=True) + back.pow(2).sum(1, keepdim=True)) + beta
+    return (error < bound).to(forward.dtype)
+
+
 def fill_smooth(field: np.ndarray, region: np.ndarray) -> np.ndarray:
     """Replace ``field`` (H, W, C) float inside ``region`` (H, W) bool by a smooth fill from outside.
 

@@ -20,6 +20,11 @@ def masked_mse(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None = N
     return (error * weight).mean() if weight is not None else error.mean()
 
 
+def charbonnier(x: torch.Tensor, y: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
+    """Mean of sqrt((x - y)² + eps²): L1 that is smooth at zero (the usual loss of super-resolution)."""
+    return ((x - y).pow(2) + eps * eps).sqrt().mean()
+
+
 def flow_reconstruction(predicted: torch.Tensor, reference: torch.Tensor, valid: torch.Tensor,
                         scale: float) -> torch.Tensor:
     """Generated flow (N, 2, H, W) against a classical reference flow on ``valid`` (N, 1, H, W) pixels.

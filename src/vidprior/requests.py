@@ -77,7 +77,9 @@ def check_request(task: str, method: str | None, factor: int = 1, sigma: float |
     if sigma is not None and not 0 <= sigma <= 255:
         raise VidpriorError(f"--sigma {sigma:g} is out of range; give the noise level on the 0-255 scale (e.g. 25)")
     Problem(task, np.zeros((2, 8, 8, 3), np.uint8), np.zeros((2, 8, 8), bool) if task == "inpaint" else None, factor)
-    chosen.settings_from(params or {})
+    settings = chosen.settings_from(params or {})
+    if chosen.check:
+        chosen.check(factor, settings)
     return chosen
 
 
@@ -144,10 +146,10 @@ FITTING = (
     STATUS,
 )
 TRAINED = (  # the options of the methods that run a trained network (their settings 'weights' and 'adapt')
-    Option("weights", _path, "vinet, denoiser: weights file (default: the shipped one)"),
+    Option("weights", _path, "vinet, denoiser, interp, upscaler: weights file (default: the shipped one)"),
     Option("adapt", lambda v: parse_duration(v, "--adapt", zero=True),
-           "vinet, denoiser: fine-tune the network on this video first, e.g. 60s (per window; 0 = not, the "
-           "default)", metavar="DURATION", what="a duration"),
+           "vinet, denoiser, interp, upscaler: fine-tune the network on this video first, e.g. 60s (per window; "
+           "0 = not, the default)", metavar="DURATION", what="a duration"),
 )
 RESTORE = (INPUT, OUTPUT, METHOD, START, FRAMES, CRF, COMPARE, REFERENCE, *FITTING)
 SIGMA_HELP = "noise std on the 0-255 scale"
@@ -155,10 +157,10 @@ OPTIONS: dict[str, tuple[Option, ...]] = {
     "inpaint": (*RESTORE, MASK, Option("mask_dilate", whole, "grow the mask by N pixels (default 0)"), *TRAINED),
     "denoise": (*RESTORE, Option("sigma", number, f"{SIGMA_HELP} (default: estimated)", what="a number"), *TRAINED),
     "interpolate": (*RESTORE, Option("factor", whole, "frame-rate multiplier k (2 = one new frame per gap)",
-                                     required=True)),
+                                     required=True), *TRAINED),
     "upscale": (*RESTORE, Option("scale", whole, "upscaling factor s (2, 3, 4, ...)", required=True),
                 Option("sigma", number, f"{SIGMA_HELP} of a noisy low-resolution input (vdp/dip stop at that "
-                                         "noise floor)", what="a number")),
+                                         "noise floor)", what="a number"), *TRAINED),
     "compress": (INPUT, Option("output", _path, "the compressed file, NAME.vpr", required=True, short="-o"),
                  Option("bpp", number, "target bits per pixel (default: what x264 needs at CRF 23)", what="a number"),
                  Option("params", whole, "target decoder size in weights (e.g. 50000), instead of --bpp"),

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 import torch
 
-from ..fit import use_bf16
+from ..fit import arithmetic
+from ..nn.ensemble import flip_ensemble
 from ..progress import Bar
 from ..video import frames_to_tensor, mirror, tensor_to_frames
 from .network import FRAMES, Denoiser
@@ -26,15 +25,6 @@ def stack(frames: torch.Tensor, t: int) -> torch.Tensor:
     return frames[[mirror(t + d, count) for d in range(-(FRAMES // 2), FRAMES // 2 + 1)]]
 
 
-FLIPS = ((), (-1,), (-2,), (-2, -1))  # the views averaged by `denoise_frames`: as is, mirrored, upside down, both
-
-
-def flipped_views(net: Denoiser, batch: torch.Tensor, level: torch.Tensor, views: int) -> torch.Tensor:
-    """The mean of ``net`` over the first ``views`` of `FLIPS` of ``batch`` (N, 5, 3, h, w), each flipped back."""
-    out = [net(batch.flip(f) if f else batch, level).float() for f in FLIPS[:views]]
-    return torch.stack([o.flip(f) if f else o for o, f in zip(out, FLIPS)]).mean(0)
-
-
 @torch.no_grad()
 def denoise_frames(net: Denoiser, frames: np.ndarray, level: float, device: torch.device | None = None,
                    precision: str = "auto", views: int = 1, progress: bool = True) -> np.ndarray:
@@ -42,22 +32,21 @@ def denoise_frames(net: Denoiser, frames: np.ndarray, level: float, device: torc
 
     Memory: the clip in float plus the activations of a few frames (``PIXELS_PER_BATCH``).
     precision: 'auto' (bf16 where the CPU or GPU computes it natively), 'bf16' or 'fp32'.
-    views: 1 to 4 flipped views averaged (`FLIPS`), for that many times the time.
+    views: 1 to 4 flipped views averaged (`vidprior.nn.ensemble`), for that many times the time.
     """
     device = device or torch.device("cpu")
     net = net.to(device).eval()
     x = frames_to_tensor(frames)
     count, _, h, w = x.shape
     per_batch = max(1, PIXELS_PER_BATCH // (h * w))
-    bf16 = use_bf16(device, precision)
-    cast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
     out = []
     bar = Bar(count, "denoise", unit="frame", show=progress)
     for first in range(0, count, per_batch):
         chosen = range(first, min(first + per_batch, count))
         batch = torch.stack([stack(x, t) for t in chosen]).to(device)
-        with cast:
-            clean = flipped_views(net, batch, torch.full((len(chosen),), float(level), device=device), views)
+        with arithmetic(device, precision):
+            told = torch.full((len(chosen),), float(level), device=device)
+            clean = flip_ensemble(lambda b, told=told: net(b, told), views, batch)
         out.append(tensor_to_frames(clean.cpu()))
         bar.update(len(chosen))
     bar.close()

@@ -6,17 +6,18 @@
 from __future__ import annotations
 
 from ..errors import VidpriorError
-from . import classical, denoiser, dnerv, ilvi, vdp, vinet
+from . import classical, denoiser, dnerv, ilvi, interp, upscaler, vdp, vinet
 from .base import Codec, Method, RunOptions
 
 METHODS: dict[str, Method] = {m.name: m for m in [*classical.METHODS, *ilvi.METHODS, *vdp.METHODS, *dnerv.METHODS,
-                                                *vinet.METHODS, *denoiser.METHODS]}
+                                                *vinet.METHODS, *denoiser.METHODS, *interp.METHODS,
+                                                *upscaler.METHODS]}
 CODECS: dict[str, Codec] = {c.name: c for c in [*classical.CODECS, *dnerv.CODECS]}
 DEFAULTS: dict[str, str] = {
     "inpaint": "flowfill",
     "denoise": "denoiser",
     "interpolate": "flowinterp",
-    "upscale": "lanczos",
+    "upscale": "upscaler",
 }
 
 

@@ -56,6 +56,7 @@ class Method:
     window: how many observed frames it wants at once (0: all of them); long clips are cut into
     windows of that size with ``context`` extra frames on each side (see `vidprior.restore`).
     settings: what ``--param key=value`` may set (`vidprior methods NAME` lists them).
+    check(factor, settings): refuses, before any work, a request the method cannot serve (None: any).
     """
 
     name: str
@@ -66,6 +67,7 @@ class Method:
     window: int = 0
     context: int = 0
     settings: tuple[Setting, ...] = ()
+    check: Callable[[int, dict], None] | None = None
 
     def settings_from(self, params: dict) -> dict:
         """Every setting of this method: ``params`` checked (one-line error on a bad one), defaults filled in."""

@@ -6,8 +6,6 @@ its weights, inference and adaptation are the package `vidprior.denoiser`; here 
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 
 from ..denoiser import Denoiser, load_denoiser
@@ -18,7 +16,7 @@ from ..fit import pick_device
 from ..problems import Problem
 from ..settings import Setting
 from .base import Method, RunOptions
-from .internal import run_fit, trained_settings
+from .internal import run_adaptation, trained_settings
 
 
 def _adapted(net: Denoiser, problem: Problem, level: float, options: RunOptions) -> np.ndarray:
@@ -28,10 +26,7 @@ def _adapted(net: Denoiser, problem: Problem, level: float, options: RunOptions)
                                      batch=options.param("adapt_batch"), crop=options.param("adapt_crop"),
                                      views=options.param("views"), precision=options.param("precision"),
                                      device=pick_device(options.device, loud=False), progress=options.progress)
-    inner = replace(options, params={**options.params, "stage": "adapt"}, stats={})
-    result = run_fit(objective, schedule, problem, inner, label="denoiser adapt")
-    options.stats.update({f"adapt {k}": v for k, v in inner.stats.items()})
-    return result
+    return run_adaptation(objective, schedule, problem, options, label="denoiser adapt")
 
 
 def _run(problem: Problem, options: RunOptions) -> np.ndarray:

@@ -5,6 +5,7 @@ clip in chunks."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -91,4 +92,14 @@ def run_fit(objective: Objective, schedule: Schedule, problem: Problem, options:
                          resume=options.resume, key=key, device=pick_device(options.device, loud=options.progress),
                          progress=options.progress, label=label)
     options.stats.update({"steps": report.steps, "it/s": report.its_per_second})
+    return result
+
+
+def run_adaptation(objective: Objective, schedule: Schedule, problem: Problem, options: RunOptions, label: str
+                   ) -> np.ndarray:
+    """`run_fit` of a trained network's fine-tuning on the video (``--adapt``); its figures go to
+    ``options.stats`` as 'adapt steps' and 'adapt it/s'."""
+    inner = replace(options, params={**options.params, "stage": "adapt"}, stats={})
+    result = run_fit(objective, schedule, problem, inner, label=label)
+    options.stats.update({f"adapt {k}": v for k, v in inner.stats.items()})
     return result

@@ -1,0 +1,42 @@
+"""The interpolation network as a method: trained once on frame triplets (`vidprior train interp`), it
+refines the DIS-flow blend of ``flowinterp`` between each pair of frames, optionally fine-tuned first on
+triplets of the video's own frames (``--adapt 30s``). The network, its weights, inference and adaptation
+are the package `vidprior.interp`; here are its settings.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..fit import pick_device
+from ..interp import load_interpolator
+from ..interp.adaptation import adaptation
+from ..interp.inference import interpolate_frames
+from ..problems import Problem
+from ..settings import Setting
+from .base import Method, RunOptions
+from .internal import run_adaptation, trained_settings
+
+
+def _run(problem: Problem, options: RunOptions) -> np.ndarray:
+    net, _ = load_interpolator(options.param("weights") or None)
+    precision = options.param("precision")
+    if options.param("adapt"):
+        objective, schedule = adaptation(net, problem.observed, problem.factor, options.param("adapt"),
+                                         steps=options.param("adapt_steps"), lr=options.param("adapt_lr"),
+                                         batch=options.param("adapt_batch"), crop=options.param("adapt_crop"),
+                                         precision=precision)
+        return run_adaptation(objective, schedule, problem, options, label="interp adapt")
+    device = pick_device(options.device, loud=options.progress)
+    return interpolate_frames(net, problem.observed, problem.factor, device, precision=precision,
+                              progress=options.progress)
+
+
+METHODS = [
+    Method("interp", "feed-forward", ("interpolate",),
+           "interpolation network trained on clips: refines the DIS-flow blend (flows, occlusion mask, residual); "
+           "--adapt 30s fine-tunes it on the video's own frames first", _run, window=30, context=0, settings=(
+               *trained_settings(lr=1e-4, batch=4, crop=128),
+               Setting("precision", "auto", "arithmetic: auto (bf16 where supported), bf16 or fp32",
+                       choices=("auto", "bf16", "fp32")))),
+]
