@@ -19,12 +19,13 @@ import numpy as np
 import torch
 
 from ..errors import VidpriorError
-from ..fit import Objective, Schedule, error_stats, fingerprint, mean_stat, train
+from ..fit import Objective, error_stats
+from ..trainer import check_output, start, train_network
 from ..training_clips import TrainingClip, load_training_clips
 from ..video import tensor_to_frames
 from .network import FRAMES, Denoiser, DenoiserConfig
 from .noise import KIND_SHARES, KINDS, add_noise
-from .weights import load_denoiser, save_denoiser
+from .weights import load_denoiser
 
 MAX_ZOOM = 3.4  # 854×480 frames seen at down to 1/3.4 of their size (about 256×144)
 VALIDATION_SEED = 4321
@@ -132,7 +133,6 @@ class DenoiserTraining(Objective):
         return self.render()[0]
 
 
-
 def train_denoiser(data: list[Path], output: Path, *, budget: float, width: int = 32, crop: int = 96, batch: int = 8,
                    lr: float = 1e-3, steps: int = 1_000_000, init: Path | None = None, run_dir: Path | None = None,
                    resume: bool = False, device: str = "auto", seed: int = 0, progress: bool = True
@@ -141,41 +141,17 @@ def train_denoiser(data: list[Path], output: Path, *, budget: float, width: int 
     with synthetic noise; write safetensors to ``output``. Returns figures for the report: steps, seconds,
     PSNR over the first and last 100 steps of this session and on the validation set (network and noisy input).
     The weights' metadata adds up the steps and seconds of every training that led to them."""
-    if output.suffix != ".safetensors":
-        raise VidpriorError(f"-o {output}: denoiser weights are written as NAME.safetensors")
+    check_output(output, "denoiser")
     torch.manual_seed(seed)
     began = time.monotonic()
     clips = usable_clips(data, crop)
-    earlier = {"steps": 0, "seconds": 0}
-    if init:
-        net, notes = load_denoiser(init)
-        earlier = {k: int(notes.get(k, 0)) for k in earlier}
-        net.train()
-    else:
-        net = Denoiser(DenoiserConfig(width=width)).train()
-    objective = DenoiserTraining(net, clips, batch=batch, crop=crop)
-    schedule = Schedule(steps=steps, budget=budget, lr=lr, warmup=200, final_lr=0.02, clip_grad=1.0,
-                        checkpoint_every=60.0, preview_every=30.0)
-    names = " ".join(f"{c.name}:{len(c.frames)}" for c in clips)
-    key = fingerprint(extra=f"denoiser {names} {net.config} {batch} {crop} {lr} {budget} {seed}"
-                      + (f" {init}" if init else ""))
-    report = train(objective, schedule, name="denoiser", about=f" on {len(clips)} clips", key=key, run_dir=run_dir,
-                   resume=resume, device=device, progress=progress)
-    net = net.cpu().eval()
-    history = objective.history
-    valid = objective.validate()
-    figures = {"steps": report.steps, "seconds": time.monotonic() - began,
-               "first psnr": mean_stat(history[:100], "psnr"), "last psnr": mean_stat(history[-100:], "psnr"),
-               "last noisy psnr": mean_stat(history[-100:], "noisy psnr"),
-               "valid psnr": valid["psnr"], "valid noisy psnr": valid["noisy psnr"]}
-    folders = ", ".join(str(Path(d)) for d in data)
-    save_denoiser(net, output,
-                  trained=(f"vidprior train denoiser: {len(clips)} clips from {folders} ({names}); width "
-                           f"{net.config.width}, crop {crop}, batch {batch}, lr {lr}, budget {budget:.0f}s; noise: "
-                           "Gaussian sigma 5-55, Poisson peak 8-128, Gaussian + JPEG"
-                           + (f"; continued from {init} ({earlier['steps']} steps)" if init else "")),
-                  data=folders, steps=str(earlier["steps"] + report.steps),
-                  seconds=f"{earlier['seconds'] + report.seconds:.0f}",
-                  psnr=(f"validation PSNR (mixed noise, crops {crop}): network {valid['psnr']:.2f} dB, "
-                        f"noisy input {valid['noisy psnr']:.2f} dB"))
-    return figures
+    begun = start(init, load_denoiser, lambda: Denoiser(DenoiserConfig(width=width)))
+    objective = DenoiserTraining(begun.net, clips, batch=batch, crop=crop)
+    return train_network(
+        objective, begun, clips, name="denoiser", output=output, data=data,
+        recipe=(f"width {begun.net.config.width}, crop {crop}, batch {batch}; noise: Gaussian sigma 5-55, Poisson "
+                "peak 8-128, Gaussian + JPEG"),
+        budget=budget, steps=steps, lr=lr, seed=seed, run_dir=run_dir, resume=resume, device=device,
+        progress=progress, stats=("noisy psnr",), began=began,
+        describe=lambda v: (f"validation PSNR (mixed noise, crops {crop}): network {v['psnr']:.2f} dB, noisy input "
+                            f"{v['noisy psnr']:.2f} dB"))

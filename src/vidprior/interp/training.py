@@ -25,11 +25,12 @@ import torch
 
 from .. import flow
 from ..errors import VidpriorError
-from ..fit import Objective, Schedule, error_stats, fingerprint, mean_stat, train
+from ..fit import Objective, error_stats
+from ..trainer import check_output, start, train_network
 from ..training_clips import TrainingClip, load_training_clips
 from ..video import tensor_to_frames
 from .network import Interpolator, InterpolatorConfig, flow_blend
-from .weights import load_interpolator, save_interpolator
+from .weights import load_interpolator
 
 MIN_ZOOM, MAX_ZOOM = 1.7, 3.4  # 854×480 frames seen at 1/1.7 to 1/3.4 of their size (about 500 to 250 wide)
 MAX_GAP = 3  # frames between the two inputs: 2 (x2 at the clip's rate) or 3
@@ -161,41 +162,17 @@ def train_interpolator(data: list[Path], output: Path, *, budget: float, width: 
     write safetensors to ``output``. Returns figures for the report: steps, seconds, PSNR over the first and
     last 100 steps and on the validation set (network and classical blend). The weights' metadata adds up
     the steps and seconds of every training that led to them."""
-    if output.suffix != ".safetensors":
-        raise VidpriorError(f"-o {output}: interpolation weights are written as NAME.safetensors")
+    check_output(output, "interpolation")
     torch.manual_seed(seed)
     began = time.monotonic()
     clips = usable_clips(data, crop)
-    earlier = {"steps": 0, "seconds": 0}
-    if init:
-        net, notes = load_interpolator(init)
-        earlier = {k: int(notes.get(k, 0)) for k in earlier}
-        net.train()
-    else:
-        net = Interpolator(InterpolatorConfig(width=width)).train()
-    objective = InterpolatorTraining(net, clips, batch=batch, crop=crop)
-    schedule = Schedule(steps=steps, budget=budget, lr=lr, warmup=200, final_lr=0.02, clip_grad=1.0,
-                        checkpoint_every=60.0, preview_every=30.0)
-    names = " ".join(f"{c.name}:{len(c.frames)}" for c in clips)
-    key = fingerprint(extra=f"interp {names} {net.config} {batch} {crop} {lr} {budget} {seed}"
-                      + (f" {init}" if init else ""))
-    report = train(objective, schedule, name="interp", about=f" on {len(clips)} clips", key=key, run_dir=run_dir,
-                   resume=resume, device=device, progress=progress)
-    net = net.cpu().eval()
-    history = objective.history
-    valid = objective.validate()
-    figures = {"steps": report.steps, "seconds": time.monotonic() - began,
-               "first psnr": mean_stat(history[:100], "psnr"), "last psnr": mean_stat(history[-100:], "psnr"),
-               "last blend psnr": mean_stat(history[-100:], "blend psnr"),
-               "valid psnr": valid["psnr"], "valid blend psnr": valid["blend psnr"]}
-    folders = ", ".join(str(Path(d)) for d in data)
-    save_interpolator(net, output,
-                      trained=(f"vidprior train interp: {len(clips)} clips from {folders} ({names}); width "
-                               f"{net.config.width}, crop {crop}, batch {batch}, lr {lr}, budget {budget:.0f}s; "
-                               f"gaps 2-{MAX_GAP} frames, zoom {MIN_ZOOM}-{MAX_ZOOM}"
-                               + (f"; continued from {init} ({earlier['steps']} steps)" if init else "")),
-                      data=folders, steps=str(earlier["steps"] + report.steps),
-                      seconds=f"{earlier['seconds'] + report.seconds:.0f}",
-                      psnr=(f"validation PSNR (crops {crop}): network {valid['psnr']:.2f} dB, classical blend "
-                            f"{valid['blend psnr']:.2f} dB"))
-    return figures
+    begun = start(init, load_interpolator, lambda: Interpolator(InterpolatorConfig(width=width)))
+    objective = InterpolatorTraining(begun.net, clips, batch=batch, crop=crop)
+    return train_network(
+        objective, begun, clips, name="interp", output=output, data=data,
+        recipe=(f"width {begun.net.config.width}, crop {crop}, batch {batch}; gaps 2-{MAX_GAP} frames, zoom "
+                f"{MIN_ZOOM}-{MAX_ZOOM}"),
+        budget=budget, steps=steps, lr=lr, seed=seed, run_dir=run_dir, resume=resume, device=device,
+        progress=progress, stats=("blend psnr",), began=began,
+        describe=lambda v: (f"validation PSNR (crops {crop}): network {v['psnr']:.2f} dB, classical blend "
+                            f"{v['blend psnr']:.2f} dB"))

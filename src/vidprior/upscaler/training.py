@@ -23,14 +23,15 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import VidpriorError
-from ..fit import Objective, Schedule, error_stats, fingerprint, mean_stat, train
+from ..fit import Objective, error_stats
 from ..losses import charbonnier
 from ..problems import downscale
+from ..trainer import check_output, start, train_network
 from ..training_clips import TrainingClip, load_training_clips
 from ..video import tensor_to_frames
 from .alignment import aligned
 from .network import FRAMES, Upscaler, UpscalerConfig
-from .weights import load_upscaler, save_upscaler
+from .weights import load_upscaler
 
 MAX_ZOOM = 3.4  # 854×480 frames seen at down to 1/3.4 of their size (about 256×144)
 TURNS = (4, 2, 4, 3)  # the factor of each step, in turn
@@ -175,41 +176,18 @@ def train_upscaler(data: list[Path], output: Path, *, budget: float, width: int 
     pixels a side; write safetensors to ``output``. Returns figures for the report: steps, seconds, PSNR
     over the first and last 100 steps and, per factor, on the validation set (network and bicubic). The
     weights' metadata adds up the steps and seconds of every training that led to them."""
-    if output.suffix != ".safetensors":
-        raise VidpriorError(f"-o {output}: upscaler weights are written as NAME.safetensors")
+    check_output(output, "upscaler")
     torch.manual_seed(seed)
     began = time.monotonic()
-    earlier = {"steps": 0, "seconds": 0}
-    if init:
-        net, notes = load_upscaler(init)
-        earlier = {k: int(notes.get(k, 0)) for k in earlier}
-        net.train()
-    else:
-        net = Upscaler(UpscalerConfig(width=width)).train()
+    begun = start(init, load_upscaler, lambda: Upscaler(UpscalerConfig(width=width)))
+    net = begun.net
     clips = usable_clips(data, crop * max(net.config.factors))
     objective = UpscalerTraining(net, clips, batch=batch, crop=crop)
-    schedule = Schedule(steps=steps, budget=budget, lr=lr, warmup=200, final_lr=0.02, clip_grad=1.0,
-                        checkpoint_every=60.0, preview_every=30.0)
-    names = " ".join(f"{c.name}:{len(c.frames)}" for c in clips)
-    key = fingerprint(extra=f"upscaler {names} {net.config} {batch} {crop} {lr} {budget} {seed}"
-                      + (f" {init}" if init else ""))
-    report = train(objective, schedule, name="upscaler", about=f" on {len(clips)} clips", key=key, run_dir=run_dir,
-                   resume=resume, device=device, progress=progress)
-    net = net.cpu().eval()
-    history = objective.history
-    valid = objective.validate()
-    figures = {"steps": report.steps, "seconds": time.monotonic() - began,
-               "first psnr": mean_stat(history[:100], "psnr"), "last psnr": mean_stat(history[-100:], "psnr"),
-               "last bicubic psnr": mean_stat(history[-100:], "bicubic psnr"),
-               **{f"valid {k}": v for k, v in valid.items()}}
-    folders = ", ".join(str(Path(d)) for d in data)
-    save_upscaler(net, output,
-                  trained=(f"vidprior train upscaler: {len(clips)} clips from {folders} ({names}); width "
-                           f"{net.config.width}, {net.config.blocks} blocks, crop {crop} (low resolution), batch "
-                           f"{batch}, lr {lr}, budget {budget:.0f}s; factors {TURNS} in turn; Gaussian noise up to "
-                           f"sigma {MAX_SIGMA:g} on {NOISY_SHARE:.0%} of samples"
-                           + (f"; continued from {init} ({earlier['steps']} steps)" if init else "")),
-                  data=folders, steps=str(earlier["steps"] + report.steps),
-                  seconds=f"{earlier['seconds'] + report.seconds:.0f}",
-                  psnr="validation PSNR: " + ", ".join(f"{k} {v:.2f} dB" for k, v in valid.items()))
-    return figures
+    return train_network(
+        objective, begun, clips, name="upscaler", output=output, data=data,
+        recipe=(f"width {net.config.width}, {net.config.blocks} blocks, crop {crop} (low resolution), batch "
+                f"{batch}; factors {TURNS} in turn; Gaussian noise up to sigma {MAX_SIGMA:g} on {NOISY_SHARE:.0%} "
+                "of samples"),
+        budget=budget, steps=steps, lr=lr, seed=seed, run_dir=run_dir, resume=resume, device=device,
+        progress=progress, stats=("bicubic psnr",), began=began,
+        describe=lambda v: "validation PSNR: " + ", ".join(f"{k} {x:.2f} dB" for k, x in v.items()))
