@@ -25,7 +25,8 @@ clip and `peak MB` the peak resident memory of the benchmark process while the m
 
 Issue 18 added `interp` and `upscaler` to the `interpolate` and `upscale` sections (`bash benchmarks/run.sh`
 with `TASKS="interpolate upscale"`), `interpolate-x4` (`vidprior bench --task interpolate --factor 4 --methods
-flowinterp,interp --name interpolate-x4`), `upscale-x2` (the same with `--task upscale --factor 2`), and `interpolate-speed` / `upscale-speed` from
+flowinterp,interp --name interpolate-x4`), `upscale-x2` (the same with `--task upscale --factor 2`),
+and `interpolate-speed` / `upscale-speed` from
 `python benchmarks/speed.py interpolate|upscale`.
 
 Issue 17 added the `denoise` section's `bm4d`, `denoiser` and phone case (`bash benchmarks/run.sh` with
