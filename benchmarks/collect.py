@@ -23,6 +23,10 @@ border crop = scale); `warp_error` is the temporal warping error (lower is bette
 the hole pixels that no frame shows (flowfill fills them with Telea); `s/clip` is wall time per
 clip and `peak MB` the peak resident memory of the benchmark process while the method ran.
 
+Issue 19 added `mask-carry` (`python benchmarks/mask_carry.py ../shared/data/clips`: how well a mask painted
+on two or three frames follows the object to the others) and `editor` (`python benchmarks/editor.py`: how soon
+the web app shows a carried mask and a job's progress moves, on an 854×480 clip).
+
 Issue 18 added `interp` and `upscaler` to the `interpolate` and `upscale` sections (`bash benchmarks/run.sh`
 with `TASKS="interpolate upscale"`), `interpolate-x4` (`vidprior bench --task interpolate --factor 4 --methods
 flowinterp,interp --name interpolate-x4`), `upscale-x2` (the same with `--task upscale --factor 2`),

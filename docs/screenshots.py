@@ -1,8 +1,10 @@
 """Screenshots of the web app for the README: ``python docs/screenshots.py`` (Playwright + Debian's chromium).
 
 Starts `vidprior serve` on a scratch folder, takes the demo clip, paints the pink cushion on the
-first and the last frame (frame 15 shows the mask carried between them), runs ``ilvi`` with a
-40 s budget and captures docs/img/app-mask.png, app-running.png and app-compare.png.
+first and the last frame (frame 15 shows the mask carried between them along the motion, with the
+ring its 2-pixel growth adds), runs ``ilvi`` with a 40 s budget and captures docs/img/app-mask.png,
+app-running.png (progress, elapsed time, the fit's preview) and app-compare.png (the result view:
+the result playing beside the before/after slider, where the hole was drawn over the input).
 """
 
 from __future__ import annotations
@@ -50,20 +52,23 @@ def main() -> None:
                 for frame, area in CUSHION.items():
                     paint(page, frame, area)
                 page.locator("#scrub").fill("15")  # between the painted frames: the carried mask, faint
-                page.wait_for_timeout(1500)
+                page.wait_for_timeout(2500)
                 page.select_option("#method", "ilvi")
                 page.fill("#budget", "40s")
                 page.screenshot(path=str(OUT / "app-mask.png"))
                 page.click("#start")
                 card = page.locator(".job").first
                 expect(card.locator(".preview")).to_be_visible(timeout=120_000)
-                page.wait_for_timeout(4000)
+                page.wait_for_timeout(6000)
                 page.screenshot(path=str(OUT / "app-running.png"))
                 expect(card.locator(".state")).to_have_text("done", timeout=600_000)
-                card.locator(".cframe").fill("15")
-                card.locator(".split").fill("62")
-                page.wait_for_timeout(1500)
-                page.screenshot(path=str(OUT / "app-compare.png"))
+                expect(page.locator("#viewer")).to_be_visible()
+                page.locator("#compare-frame").fill("15")
+                page.locator("#split").fill("62")
+                page.locator("#result-video").evaluate("v => { v.currentTime = 0.5; }")
+                page.locator("#viewer").scroll_into_view_if_needed()
+                page.wait_for_timeout(2000)
+                page.locator("#viewer").screenshot(path=str(OUT / "app-compare.png"))
                 browser.close()
         finally:
             process.terminate()

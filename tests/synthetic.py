@@ -46,3 +46,15 @@ def task_problem(task: str, clip: np.ndarray, hole: np.ndarray):
     if task == "interpolate":
         return Problem("interpolate", drop_frames(clip, 2), factor=2)
     return Problem("upscale", downscale_frames(clip, 2), factor=2)
+
+
+def moving_square(frames: int = 8, height: int = 96, width: int = 128, side: int = 24) -> tuple[np.ndarray, np.ndarray]:
+    """A textured square moving 8 pixels a frame to the right, down and back up, over another texture:
+    the clip (T, H, W, 3) uint8 and the square's true masks (T, H, W) bool."""
+    background, texture = textured_image(height, width, seed=1), textured_image(side, side, seed=7)[..., ::-1]
+    clip, truth = np.repeat(background[None], frames, axis=0), np.zeros((frames, height, width), bool)
+    for t in range(frames):
+        y, x = height // 3 + 4 * min(t, frames - 1 - t), 10 + 8 * t
+        clip[t, y: y + side, x: x + side] = texture
+        truth[t, y: y + side, x: x + side] = True
+    return clip, truth

@@ -228,7 +228,7 @@ def test_denoise_command_with_adaptation_and_the_refusals(tmp_path, vidprior):
     plain = vidprior("denoise", str(folder), "-o", str(tmp_path / "plain"), "--adapt", "0", "-q")  # the default method
     assert plain.returncode == 0, plain.stderr
     assert not np.array_equal(read_video(tmp_path / "plain").frames, read_video(out).frames)
-    for args, says in ((["--method", "bm3d", "--adapt", "3s"], "not to bm3d"), (["--adapt", "-3"], "not a duration")):
+    for args, says in ((["--method", "bm3d", "--adapt", "3s"], "not to bm3d"), (["--adapt", "-3"], "is negative")):
         bad = vidprior("denoise", str(folder), "-o", str(tmp_path / "o2"), *args)
         assert bad.returncode == 2 and says in bad.stderr and len(bad.stderr.splitlines()) == 1
 

@@ -335,7 +335,8 @@ def test_flowfill_never_reads_what_the_holes_hold():
 def test_flowfill_at_half_flow_size_keeps_known_pixels_on_odd_frame_sizes(monkeypatch):
     sizes = []
     of_small = ClipFlows.of_small
-    spy = staticmethod(lambda small, scale: sizes.append((small.shape[1:3], scale)) or of_small(small, scale))
+    spy = staticmethod(lambda small, scale, done=None: sizes.append((small.shape[1:3], scale))
+                       or of_small(small, scale, done))
     monkeypatch.setattr(ClipFlows, "of_small", spy)
     clip = panning_clip(frames=6, height=49, width=67, step=3)
     holes = np.zeros(clip.shape[:3], bool)

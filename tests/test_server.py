@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from helpers import wait_until
+from synthetic import moving_square
 
 from vidprior.jobs import JobState
 from vidprior.server import create_app
+from vidprior.video import write_video
 from vidprior.workqueue import JobRecord, WorkQueue
 
 
@@ -120,31 +122,108 @@ def test_uploaded_masks_are_checked_against_the_video(client: TestClient, clip_f
     assert len(list(Path(record["job"]["mask"]).iterdir())) == 8
 
 
-def test_painted_keyframes_become_one_mask_per_frame_and_the_job_runs(client: TestClient, clip_file: Path):
-    video = upload(client, clip_file)
-    first, last = box((48, 64), 10, 4, 10), box((48, 64), 20, 40, 14)
-    job = client.post("/api/jobs", json={"video": video["id"], "task": "inpaint", "method": "telea", "budget": "20s",
-                                         "keyframes": {"0": png_url(first), "7": png_url(last)}}).json()
+def moving_object(tmp_path: Path, frames: int = 8) -> tuple[Path, np.ndarray]:
+    """`moving_square` as a lossless video file, and its true masks (T, H, W) bool."""
+    clip, truth = moving_square(frames)
+    return write_video(tmp_path / "square.mkv", clip, fps=25.0), truth
+
+
+def overlay_mask(png: bytes) -> np.ndarray:
+    """What an overlay PNG marks: its mask (opaque red), not the ring a dilation adds."""
+    bgra = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
+    return (bgra[..., 3] > 0) & (bgra[..., 1] < 100)
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / max((a | b).sum(), 1))
+
+
+def test_painted_keyframes_are_carried_with_the_object_and_the_job_runs(client: TestClient, tmp_path: Path):
+    path, truth = moving_object(tmp_path)
+    video = upload(client, path)
+    keyframes = {"0": png_url(truth[0]), "7": png_url(truth[7])}
+    job = client.post("/api/jobs", json={"video": video["id"], "task": "inpaint", "method": "telea", "dilate": "0",
+                                         "keyframes": keyframes}).json()
     record = wait_for(client, job["id"])
     assert record["state"] == "done", record["message"]
-    assert record["result_frames"] == 8
+    assert record["result_frames"] == 8 and record["job"]["mask_dilate"] == 0
     folder = client.app.state.queue.job_folder(job["id"])
     masks = [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) > 0 for p in sorted((folder / "mask").glob("*.png"))]
     assert len(masks) == 8
-    assert (masks[0] == first).all() and (masks[7] == last).all()
-    centres = [np.argwhere(m).mean(axis=0)[1] for m in masks]
-    assert np.all(np.diff(centres) > 0)  # the mask glides from the first box to the last
-    shown = client.post(f"/api/videos/{video['id']}/carried/3",
-                        json={"keyframes": {"0": png_url(first), "7": png_url(last)}})  # what the page shows on frame 3
-    assert shown.status_code == 200
-    assert ((cv2.imdecode(np.frombuffer(shown.content, np.uint8), cv2.IMREAD_UNCHANGED)[..., 3] > 0) == masks[3]).all()
-    assert client.post(f"/api/videos/{video['id']}/carried/8", json={"keyframes": {"0": png_url(first)}}
+    assert (masks[0] == truth[0]).all() and (masks[7] == truth[7]).all()
+    assert min(iou(m, t) for m, t in zip(masks, truth)) > 0.6  # the mask follows the square frame by frame
+    shown = client.post(f"/api/videos/{video['id']}/carried/3", json={"keyframes": keyframes})  # what the page shows
+    assert shown.status_code == 200 and (overlay_mask(shown.content) == masks[3]).all()
+    grown = client.post(f"/api/videos/{video['id']}/carried/3?dilate=2", json={"keyframes": keyframes})
+    ring = cv2.imdecode(np.frombuffer(grown.content, np.uint8), cv2.IMREAD_UNCHANGED)[..., 3] > 0
+    assert (overlay_mask(grown.content) == masks[3]).all() and ring.sum() > masks[3].sum() + 40
+    assert client.post(f"/api/videos/{video['id']}/carried/8", json={"keyframes": keyframes}).status_code == 400
+    assert client.post(f"/api/videos/{video['id']}/carried/3?dilate=-1", json={"keyframes": keyframes}
                        ).status_code == 400
     download = client.get(f"/api/jobs/{job['id']}/result")
     assert download.status_code == 200 and download.content[4:8] == b"ftyp"
-    assert "clip-inpaint-telea.mp4" in download.headers["content-disposition"]
+    assert "square-inpaint-telea.mp4" in download.headers["content-disposition"]
     assert client.get(f"/api/jobs/{job['id']}/frames/3").content[:4] == b"\x89PNG"
+    assert (overlay_mask(client.get(f"/api/jobs/{job['id']}/mask/3").content) == masks[3]).all()
     assert client.get("/api/jobs").json()[0]["id"] == job["id"]
+
+    again = client.post(f"/api/jobs/{job['id']}/again").json()  # a done job runs afresh
+    assert again["state"] == "queued" and "result_frames" not in again
+    assert wait_for(client, job["id"])["state"] == "done"
+
+
+def test_an_emptied_keyframe_ends_the_mask_there(client: TestClient, tmp_path: Path):
+    """A frame cleared in the page is a keyframe without mask: the object is gone there."""
+    path, truth = moving_object(tmp_path)
+    video = upload(client, path)
+    keyframes = {"0": png_url(truth[0]), "7": png_url(np.zeros_like(truth[0]))}
+    late = client.post(f"/api/videos/{video['id']}/carried/6", json={"keyframes": keyframes})
+    early = client.post(f"/api/videos/{video['id']}/carried/1", json={"keyframes": keyframes})
+    assert late.status_code == early.status_code == 200
+    assert overlay_mask(late.content).sum() < 0.5 * overlay_mask(early.content).sum()
+
+
+def test_keyframes_and_masks_are_kept_with_the_video_and_uploads_kept_once(client: TestClient, tmp_path: Path,
+                                                                          clip_file: Path, mask_folder: Path):
+    video = upload(client, clip_file)
+    assert upload(client, clip_file)["id"] == video["id"]  # the same bytes again: the same video
+    assert [v["id"] for v in client.get("/api/videos").json()] == [video["id"]]
+    painted = {"2": png_url(box((48, 64), 10, 4, 10)), "5": png_url(np.zeros((48, 64), bool))}
+    url = f"/api/videos/{video['id']}"
+    assert client.put(f"{url}/keyframes", json={"keyframes": painted}).json() == {"keyframes": [2, 5]}
+    kept = client.get(f"{url}/keyframes").json()["keyframes"]
+    assert sorted(kept) == ["2", "5"]
+    assert (overlay_mask(base64.b64decode(kept["2"].split(",")[1])) == box((48, 64), 10, 4, 10)).all()
+    assert not overlay_mask(base64.b64decode(kept["5"].split(",")[1])).any()
+    assert client.get(url).json()["keyframes"] == [2, 5]
+    refused = client.put(f"{url}/keyframes", json={"keyframes": {"9": painted["2"]}})
+    assert refused.status_code == 400 and "outside the video" in refused.json()["detail"]
+
+    assert client.get(f"{url}/mask/0").status_code == 404
+    files = [("files", (p.name, p.read_bytes())) for p in sorted(mask_folder.iterdir())]
+    assert client.post(f"{url}/mask", files=files).status_code == 200
+    assert client.get(url).json()["mask"] == "mask"
+    shown = overlay_mask(client.get(f"{url}/mask/3").content)
+    assert (shown == (cv2.imread(str(mask_folder / "00003.png"), cv2.IMREAD_GRAYSCALE) > 0)).all()
+    assert client.delete(f"{url}/mask").status_code == 200
+    assert client.get(url).json()["mask"] is None and client.get(f"{url}/mask/3").status_code == 404
+    refused = client.post("/api/jobs", json={"video": video["id"], "task": "inpaint", "method": "telea"})
+    assert refused.status_code == 400 and "no mask" in refused.json()["detail"]
+
+
+def test_a_quick_preview_runs_on_a_few_frames_around_the_one_shown(client: TestClient, tmp_path: Path):
+    path, truth = moving_object(tmp_path, frames=12)
+    video = upload(client, path)
+    job = client.post("/api/jobs", json={"video": video["id"], "task": "inpaint", "method": "telea", "preview": 9,
+                                         "keyframes": {"0": png_url(truth[0]), "11": png_url(truth[11])}}).json()
+    assert job["label"] == "preview of frames 4-11"
+    record = wait_for(client, job["id"])
+    assert record["state"] == "done", record["message"]
+    assert record["result_frames"] == 8 and record["job"]["start"] == 4
+    masks = sorted((client.app.state.queue.job_folder(job["id"]) / "mask").glob("*.png"))
+    assert len(masks) == 12 and not (cv2.imread(str(masks[0])) > 0).any()  # only the preview's frames carried
+    refused = client.post("/api/jobs", json={"video": video["id"], "task": "denoise", "preview": 12})
+    assert refused.status_code == 400 and "no frame 12" in refused.json()["detail"]
 
 
 def test_the_page_gets_each_methods_settings(client: TestClient):
@@ -152,6 +231,8 @@ def test_the_page_gets_each_methods_settings(client: TestClient):
     flowfill = {s["name"]: s for s in methods["settings"]["flowfill"]}
     assert flowfill["rounds"]["default"] == 2 and flowfill["rounds"]["range"] == "1 to 10"
     assert set(methods["settings"]) >= {m for names in methods["tasks"].values() for m in names}
+    assert methods["budgets"]["ilvi"]["default"] > 0 and "flowfill" not in methods["budgets"]  # only fits have one
+    assert "budget" not in {s["name"] for s in methods["settings"]["ilvi"]}  # the page's budget field sets it
 
 
 def test_bad_job_requests_are_refused(client: TestClient, clip_file: Path):
@@ -164,13 +245,16 @@ def test_bad_job_requests_are_refused(client: TestClient, clip_file: Path):
              ({"task": "inpaint", "keyframes": {"12": inside}}, "outside the video"),
              ({"task": "inpaint", "keyframes": {"0": inside}, "method": "bm3d"}, "does not do inpaint"),
              ({"task": "inpaint", "keyframes": {"0": inside}, "budget": "soon"}, "not a duration"),
+             ({"task": "inpaint", "keyframes": {"0": inside}, "dilate": "500"}, "0 to 100 pixels"),
              ({"task": "transmogrify"}, "not one of"),
              ({"task": "interpolate", "factor": "x"}, "not a whole number"),
              ({"task": "upscale", "factor": 1}, "from 2 to 16"),
              ({"task": "denoise", "sigma": "-5"}, "out of range"),
              ({"task": "denoise", "method": "nlmeans", "param": {"stpes": "3"}}, "nlmeans has no setting 'stpes'"),
              ({"task": "denoise", "method": "nlmeans", "param": {"temporal": "99"}}, "temporal=99 is out of range"),
-             ({"task": "denoise", "budget": "-5s"}, "not a duration"),
+             ({"task": "denoise", "budget": "-5s"}, "is negative"),
+             ({"task": "denoise", "budget": "0s"}, "no time at all"),
+             ({"task": "denoise", "budget": "999999h"}, "more than a week"),
              ({"task": "inpaint", "keyframes": {"0": inside}, "method": "vinet", "param": {"weights": "/etc/x"}},
               "not settable from the page")]
     cases += [({"task": "inpaint", "keyframes": {"0": "data:image/png;base64,@@@"}}, "not a readable image"),
@@ -233,7 +317,8 @@ def test_a_restarted_server_resumes_the_running_job_from_its_checkpoint(tmp_path
         assert client.get(f"/api/jobs/{job['id']}/preview").status_code == 200
         assert wait_for(client, waiting["id"])["state"] == "done"
         assert client.post(f"/api/jobs/{waiting['id']}/cancel").status_code == 409
-        assert client.post(f"/api/jobs/{waiting['id']}/again").status_code == 409
+        assert client.post(f"/api/jobs/{waiting['id']}/again").json()["state"] == "queued"  # done: runs afresh
+        assert client.post(f"/api/jobs/{waiting['id']}/again").status_code == 409  # not while queued
     log = (folder / "log.txt").read_text()
     assert "interrupted at step" in log and "--resume" in log.splitlines()[-2]
 

@@ -24,6 +24,16 @@ def binarize(frame: np.ndarray, threshold: int = THRESHOLD) -> np.ndarray:
     return (frame.max(axis=2) if frame.ndim == 3 else frame) > threshold
 
 
+MAX_DILATE = 100  # pixels
+
+
+def check_dilation(pixels: int) -> int:
+    """``pixels`` to grow a mask by (--mask-dilate), refused outside 0 to MAX_DILATE."""
+    if not 0 <= pixels <= MAX_DILATE:
+        raise VidpriorError(f"--mask-dilate {pixels} is out of range; give 0 to {MAX_DILATE} pixels")
+    return pixels
+
+
 def dilate(mask: np.ndarray, pixels: int) -> np.ndarray:
     """Grow a bool mask (H, W) by ``pixels`` with a disc, so the hole also covers halos and shadows."""
     if pixels <= 0:
@@ -43,8 +53,7 @@ class MaskSource:
         self.path = Path(path)
         if not self.path.exists():
             raise VidpriorError(f"{self.path}: mask not found; give a folder of mask images, a mask video or one image")
-        if dilation < 0 or dilation > 100:
-            raise VidpriorError(f"--mask-dilate {dilation} is out of range; give 0 to 100 pixels")
+        check_dilation(dilation)
         info = probe(self.path)
         self.single = info.frames == 1 and (self.path.is_file() and self.path.suffix.lower() in IMAGE_SUFFIXES
                                             or self.path.is_dir())
@@ -111,6 +120,20 @@ def signed_distance(mask: np.ndarray) -> np.ndarray:
     return np.where(mask, -cv2.distanceTransform(inside, cv2.DIST_L2, 5), outside).astype(np.float32)
 
 
+def checked_keyframes(keyframes: dict[int, np.ndarray], total: int) -> list[int]:
+    """The indices of masks painted on some frames (index -> (H, W) bool) of a video of ``total`` frames, in
+    order; refuses none, one outside the video, and masks that are all empty."""
+    if not keyframes:
+        raise VidpriorError("no mask: paint the region to fill on at least one frame")
+    order = sorted(keyframes)
+    if order[0] < 0 or order[-1] >= total:
+        raise VidpriorError(f"keyframe {order[-1] if order[-1] >= total else order[0]} is outside the video's "
+                            f"{total} frames")
+    if not any(keyframes[k].any() for k in order):
+        raise VidpriorError("the painted mask is empty; paint the region to fill")
+    return order
+
+
 def keyframe_masks(keyframes: dict[int, np.ndarray], total: int, frames: Iterable[int] | None = None
                    ) -> Iterator[np.ndarray]:
     """Masks (H, W) bool for the ``total`` frames of a video (or only ``frames``, e.g. one to show)
@@ -121,14 +144,7 @@ def keyframe_masks(keyframes: dict[int, np.ndarray], total: int, frames: Iterabl
     their signed distance maps blended, so a mask painted where an object starts and where it ends
     follows it as it moves, grows or shrinks. One keyframe gives the same mask on every frame.
     """
-    if not keyframes:
-        raise VidpriorError("no mask: paint the region to fill on at least one frame")
-    order = sorted(keyframes)
-    if order[0] < 0 or order[-1] >= total:
-        raise VidpriorError(f"keyframe {order[-1] if order[-1] >= total else order[0]} is outside the video's "
-                            f"{total} frames")
-    if not any(keyframes[k].any() for k in order):
-        raise VidpriorError("the painted mask is empty; paint the region to fill")
+    order = checked_keyframes(keyframes, total)
     distances = {k: signed_distance(keyframes[k]) for k in order}
     centres = {k: np.argwhere(keyframes[k]).mean(axis=0)[::-1] if keyframes[k].any() else None for k in order}
     for t in range(total) if frames is None else frames:

@@ -5,7 +5,7 @@ Every long loop in vidprior counts through a `Bar`. On the terminal it is a tqdm
 open are also written there as JSON, atomically and at most twice a second, so the web app and
 batch runner can show loss, ETA and progress of a job running in another process::
 
-    {"bars": [{"label": "inpaint (ilvi)", "done": 30, "total": 60, "fraction": 0.5,
+    {"bars": [{"label": "inpaint (ilvi)", "unit": "frame", "done": 30, "total": 60, "fraction": 0.5,
                "elapsed": 12.0, "eta": 12.0, "detail": "step 300 loss 0.01"}], "time": 1763920000.0}
 """
 
@@ -66,7 +66,7 @@ class Bar:
 
     def __init__(self, total: int, label: str, *, unit: str = "it", show: bool = True,
                  bar_format: str | None = None) -> None:
-        self.total, self.label, self.done, self.detail, self.pending = total, label, 0, "", 0
+        self.total, self.label, self.unit, self.done, self.detail, self.pending = total, label, unit, 0, "", 0
         self.began = time.monotonic()
         self._tqdm = tqdm(total=total, desc=label, unit=unit, disable=not show, file=sys.stderr,
                           bar_format=bar_format)
@@ -79,7 +79,8 @@ class Bar:
         fraction = min(1.0, (self.done + partial) / self.total) if self.total else 0.0
         elapsed = time.monotonic() - self.began
         eta = elapsed * (1 - fraction) / fraction if fraction > 0 else None
-        return {"label": self.label, "done": self.done, "total": self.total, "fraction": round(fraction, 4),
+        return {"label": self.label, "unit": self.unit, "done": self.done, "total": self.total,
+                "fraction": round(fraction, 4),
                 "elapsed": round(elapsed, 1), "eta": None if eta is None else round(eta, 1), "detail": self.detail}
 
     def expect(self, units: int) -> None:

@@ -18,6 +18,7 @@ Shapes: frames (T, H, W, 3) uint8, holes (T, H, W) bool (True = unknown). Flows 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -73,13 +74,16 @@ class ClipFlows:
         return ClipFlows.of_small(working_frames(frames, scale), scale)
 
     @staticmethod
-    def of_small(small: np.ndarray, scale: int) -> ClipFlows:
-        """DIS flows of adjacent frames of ``small`` (T, h, w, 3), frames already taken to 1/``scale``."""
+    def of_small(small: np.ndarray, scale: int, done: Callable[[int], None] | None = None) -> ClipFlows:
+        """DIS flows of adjacent frames of ``small`` (T, h, w, 3), frames already taken to 1/``scale``;
+        ``done(1)`` after each pair (a progress bar's update)."""
         forward = np.zeros((*small.shape[:3], 2), np.float32)
         backward = np.zeros_like(forward)
         for t in range(len(small) - 1):
             forward[t] = flow.dis_flow(small[t], small[t + 1])
             backward[t + 1] = flow.dis_flow(small[t + 1], small[t])
+            if done:
+                done(1)
         return ClipFlows(forward, backward, scale)
 
     def along(self, direction: int) -> tuple[np.ndarray, np.ndarray]:
@@ -247,21 +251,24 @@ def _spread(pixels: np.ndarray, chosen: np.ndarray, part: Candidates) -> Candida
 
 
 def propagate(frames: np.ndarray, holes: np.ndarray, flows: ClipFlows, *, reach: int, anchor: float | None,
-              far: int = 0, fallback: ClipFlows | None = None) -> tuple[np.ndarray, np.ndarray]:
+              far: int = 0, fallback: ClipFlows | None = None, done: Callable[[int], None] | None = None
+              ) -> tuple[np.ndarray, np.ndarray]:
     """Fill the holes of ``frames`` with what other frames see along ``flows`` (then along ``fallback``, where
     given, for the pixels that ``flows`` leaves unseen).
 
     reach: frames a chain may travel; anchor: the fusion's pull towards the copied colours (0: pure
     gradient-domain fusion, large: plain copies, None: plain copies without solving); far: stride of the
-    far frames tried where no chain arrives (0: none). Returns the frames (holes that nothing sees keep
-    their input values) and the (T, H, W) bool mask of those unseen pixels. Known pixels are returned
-    unchanged.
+    far frames tried where no chain arrives (0: none); done(1) is called after each frame (a progress bar).
+    Returns the frames (holes that nothing sees keep their input values) and the (T, H, W) bool mask of those
+    unseen pixels. Known pixels are returned unchanged.
     """
     out, unseen = frames.copy(), np.zeros_like(holes)
     masks = holes.astype(np.float32)  # converted once for all the lookups
     motions = camera_motions(flows, holes) if far else {}
     grey = np.stack([_grey(f) for f in frames]) if far else None  # converted once for the far frames' checks
     for t in range(len(frames)):
+        if done and t:
+            done(1)
         pixels = np.argwhere(holes[t])
         if not len(pixels):
             continue
@@ -285,4 +292,6 @@ def propagate(frames: np.ndarray, holes: np.ndarray, flows: ClipFlows, *, reach:
                                  weight=max(anchor, 1e-6))
             out[t][region] = np.clip(np.round(fused[region]), 0, 255).astype(np.uint8)
         unseen[t] = holes[t] & ~region
+    if done and len(frames):
+        done(1)
     return out, unseen

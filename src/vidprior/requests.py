@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import VidpriorError
+from .masks import check_dilation
 from .methods import METHODS, Method, RunOptions, get_method
 from .problems import Problem
 from .settings import number, whole
@@ -42,17 +43,32 @@ COMMANDS = {
     "retarget": "change the width of a video, keeping a masked object at its size",
 }
 DEVICES = ("auto", "cpu", "cuda", "mps")
+MAX_DURATION = 7 * 24 * 3600.0  # seconds: a budget past a week is a typo
 
 
 def parse_duration(text: object, flag: str = "--budget", zero: bool = False) -> float:
-    """'90', '90s', '3m', '1.5h' (or a number of seconds) -> seconds; 0 only where ``zero`` allows it."""
+    """'90', '90s', '3m', '1.5h' (or a number of seconds) -> seconds, at most a week; 0 only where ``zero`` allows it.
+
+    Each way of getting it wrong has its own message, the same from every front end:
+
+    >>> parse_duration("-5s")
+    Traceback (most recent call last):
+    vidprior.errors.VidpriorError: --budget '-5s' is negative; write a positive duration, e.g. 90s, 3m or 1h
+    """
     if isinstance(text, int | float) and not isinstance(text, bool):
         text = np.format_float_positional(text, trim="-")
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", str(text))
-    if not match or float(match.group(1)) < 0 or (float(match.group(1)) == 0 and not zero):
-        raise VidpriorError(f"{flag} {text!r} is not a duration; write e.g. 90s, 3m or 1h"
-                            + (" (0 for none)" if zero else ""))
-    return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
+    example = "e.g. 90s, 3m or 1h" + (" (0 for none)" if zero else "")
+    match = re.fullmatch(r"\s*(-?)(\d+(?:\.\d+)?)\s*([smh]?)\s*", str(text))
+    if not match:
+        raise VidpriorError(f"{flag} {text!r} is not a duration; write {example}")
+    seconds = float(match.group(2)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(3)]
+    if match.group(1) and seconds > 0:
+        raise VidpriorError(f"{flag} {text!r} is negative; write a positive duration, {example}")
+    if seconds == 0 and not zero:
+        raise VidpriorError(f"{flag} {text!r} is no time at all; write a positive duration, {example}")
+    if seconds > MAX_DURATION:
+        raise VidpriorError(f"{flag} {text!r} is more than a week; write at most 168h")
+    return seconds
 
 
 def parse_params(items: list[str] | dict) -> dict[str, object]:
@@ -154,7 +170,8 @@ TRAINED = (  # the options of the methods that run a trained network (their sett
 RESTORE = (INPUT, OUTPUT, METHOD, START, FRAMES, CRF, COMPARE, REFERENCE, *FITTING)
 SIGMA_HELP = "noise std on the 0-255 scale"
 OPTIONS: dict[str, tuple[Option, ...]] = {
-    "inpaint": (*RESTORE, MASK, Option("mask_dilate", whole, "grow the mask by N pixels (default 0)"), *TRAINED),
+    "inpaint": (*RESTORE, MASK, Option("mask_dilate", lambda v: check_dilation(whole(v)),
+                                       "grow the mask by N pixels (default 0)"), *TRAINED),
     "denoise": (*RESTORE, Option("sigma", number, f"{SIGMA_HELP} (default: estimated)", what="a number"), *TRAINED),
     "interpolate": (*RESTORE, Option("factor", whole, "frame-rate multiplier k (2 = one new frame per gap)",
                                      required=True), *TRAINED),

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .errors import VidpriorError
 from .files import atomic_write
-from .jobs import Job, JobResult, JobState, run_job
+from .jobs import Job, JobResult, JobState, has_checkpoints, run_job
 from .progress import read_status
 from .video import probe
 
@@ -56,7 +56,8 @@ class JobRecord:
     """A job of the queue, as ``job.json`` keeps it and the page reads it.
 
     job: the `Job` as `Job.to_dict` gives it (`to_job` rebuilds it); pid: its process while it runs;
-    result_frames: the result's frame count once done; video, video_name, task, method: what the page shows.
+    started: when it last began to run; result_frames: the result's frame count once done;
+    video, video_name, task, method, label (e.g. a preview's frames): what the page shows.
     """
 
     id: str
@@ -72,6 +73,8 @@ class JobRecord:
     pid: int | None = None
     result_frames: int | None = None
     cancelling: bool = False
+    started: float | None = None
+    label: str | None = None
 
     @classmethod
     def from_dict(cls, data: dict) -> JobRecord:
@@ -161,11 +164,20 @@ class WorkQueue:
         return record
 
     def again(self, job_id: str) -> JobRecord:
-        """Queue a cancelled or failed job again; it resumes from its checkpoints where it has some."""
+        """Queue a finished job again: a cancelled or failed one resumes from its checkpoints where it has
+        some, a done one starts afresh (its result and checkpoints are removed)."""
         with self._lock:
             record = self.record(job_id)
-            if record.state not in (JobState.CANCELLED, JobState.FAILED):
-                raise Conflict(f"the job is {record.state}; only cancelled or failed jobs run again")
+            if record.state in (JobState.QUEUED, JobState.RUNNING):
+                raise Conflict(f"the job is {record.state}; it runs once it is done, failed or cancelled")
+            if record.state == JobState.DONE:
+                request, folder = record.to_job().request, self.job_folder(job_id)
+                for path in (request.output, request.compare, folder / "status.json", folder / "run"):
+                    if path is not None and path.is_dir():
+                        shutil.rmtree(path)
+                    elif path is not None:
+                        path.unlink(missing_ok=True)
+                record.result_frames = None
             record.state, record.message = JobState.QUEUED, "queued again"
             self._save(record)
         self._wake.set()
@@ -189,12 +201,21 @@ class WorkQueue:
         """Every job's record by id, as ``job.json`` holds it."""
         return {r.id: r.to_dict() for r in list(self._records.values())}
 
+    def preview(self, job_id: str) -> Path | None:
+        """The latest preview image a running fit wrote (learned methods), if any."""
+        found = sorted(self.job_folder(job_id).glob("run/**/preview.png"), key=lambda p: p.stat().st_mtime)
+        return found[-1] if found else None
+
     def view(self, job_id: str) -> dict:
-        """The record with the live progress of a running job ('bars', see `vidprior.progress`)."""
+        """The record with the live progress of a running job: its 'bars' (see `vidprior.progress`), the
+        seconds it has run ('elapsed') and whether it has a preview image."""
         record = self.record(job_id)
-        running = record.state == JobState.RUNNING
-        bars = read_status(self.job_folder(job_id) / "status.json").get("bars", []) if running else []
-        return {**record.to_dict(), "bars": bars}
+        if record.state != JobState.RUNNING:
+            return {**record.to_dict(), "bars": []}
+        bars = read_status(self.job_folder(job_id) / "status.json").get("bars", [])
+        elapsed = record.seconds + (time.time() - record.started if record.started else 0.0)
+        return {**record.to_dict(), "bars": bars, "elapsed": round(elapsed, 1),
+                "preview": self.preview(job_id) is not None}
 
     def all(self) -> list[dict]:
         return sorted((self.view(i) for i in list(self._records)), key=lambda r: r["created"], reverse=True)
@@ -211,7 +232,7 @@ class WorkQueue:
             if not queued or self._halt.is_set():
                 return None
             record = min(queued, key=lambda r: r.created)
-            record.state = JobState.RUNNING
+            record.state, record.message, record.started = JobState.RUNNING, "", time.time()
             self._cancel[record.id] = threading.Event()
             self._save(record)
             return record
@@ -249,7 +270,9 @@ class WorkQueue:
                 record.result_frames = frames  # before the state: a poll that sees 'done' sees the count
                 record.state, record.message = JobState.DONE, result.message.split(": ", 1)[-1]
             elif result.state == JobState.INTERRUPTED and cancelled:
-                record.state, record.message = JobState.CANCELLED, "cancelled; its checkpoint is kept"
+                kept = has_checkpoints(self.job_folder(record.id) / "run")
+                record.state = JobState.CANCELLED
+                record.message = "cancelled; Run again resumes from its checkpoint" if kept else "cancelled"
             elif result.state == JobState.INTERRUPTED and self._halt.is_set():  # the server stops: resume at next start
                 record.state, record.message = JobState.QUEUED, "interrupted by a server stop; resumes at the next"
             else:

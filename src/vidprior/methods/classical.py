@@ -17,6 +17,7 @@ from ..denoiser.noise import estimate_sigma
 from ..flowcomp import camera_flows, complete_flows, load_flowcomp, smooth_flows
 from ..flowcomp.scale import working_frames, working_holes
 from ..problems import Problem
+from ..progress import Bar
 from ..settings import Setting
 from .base import Codec, Method, RunOptions
 
@@ -58,16 +59,18 @@ def flowfill(problem: Problem, options: RunOptions) -> np.ndarray:
     settings = {"reach": options.param("neighbours"), "far": options.param("far")}
     unseen, out = holes, frames
     rounds = options.param("rounds")
-    for round_ in range(1, rounds + 1):
-        small = working_frames(out, scale)  # the flow is estimated on frames Telea-filled at its size
-        estimate = propagation.ClipFlows.of_small(telea(small, working_holes(unseen, scale), radius), scale)
-        region = grown_holes(unseen, grow, scale)
-        fallback = None
-        if options.param("camera"):
-            fallback = propagation.ClipFlows(*camera_flows(estimate.forward, estimate.backward, region), scale)
-        anchor = options.param("anchor") if round_ == rounds else None  # earlier rounds only feed the flow
-        out, unseen = propagation.propagate(frames, holes, complete(estimate, region), fallback=fallback,
-                                            anchor=anchor, **settings)
+    with Bar(rounds * (2 * len(frames) - 1), "flowfill", unit="step", show=options.progress) as bar:
+        for round_ in range(1, rounds + 1):  # each: flows of the frame pairs, then every frame filled
+            small = working_frames(out, scale)  # the flow is estimated on frames Telea-filled at its size
+            estimate = propagation.ClipFlows.of_small(telea(small, working_holes(unseen, scale), radius), scale,
+                                                      bar.update)
+            region = grown_holes(unseen, grow, scale)
+            fallback = None
+            if options.param("camera"):
+                fallback = propagation.ClipFlows(*camera_flows(estimate.forward, estimate.backward, region), scale)
+            anchor = options.param("anchor") if round_ == rounds else None  # earlier rounds only feed the flow
+            out, unseen = propagation.propagate(frames, holes, complete(estimate, region), fallback=fallback,
+                                                anchor=anchor, done=bar.update, **settings)
     options.stats["unseen"] = float(unseen.sum() / max(holes.sum(), 1))
     return telea(out, unseen, radius)
 
@@ -133,11 +136,13 @@ def _nlmeans(problem: Problem, options: RunOptions) -> np.ndarray:
     bgr = [cv2.cvtColor(f, cv2.COLOR_RGB2BGR) for f in frames]
     out = np.empty_like(frames)
     count = len(frames)
-    for t in range(count):
-        half = min(size // 2, t, count - 1 - t)  # OpenCV needs the frame at the window's centre
-        result = cv2.fastNlMeansDenoisingColoredMulti(bgr[t - half: t + half + 1], half, 2 * half + 1,
-                                                      None, h, h, 7, 21)
-        out[t] = cv2.cvtColor(result, cv2.COLOR_BGR2RGB)
+    with Bar(count, "nlmeans", unit="frame", show=options.progress) as bar:
+        for t in range(count):
+            half = min(size // 2, t, count - 1 - t)  # OpenCV needs the frame at the window's centre
+            result = cv2.fastNlMeansDenoisingColoredMulti(bgr[t - half: t + half + 1], half, 2 * half + 1,
+                                                          None, h, h, 7, 21)
+            out[t] = cv2.cvtColor(result, cv2.COLOR_BGR2RGB)
+            bar.update()
     return out
 
 

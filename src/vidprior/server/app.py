@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from ..errors import VidpriorError
@@ -24,6 +24,8 @@ from .jobs import router as jobs_router
 from .videos import router as videos_router
 
 router = APIRouter()
+ICON = (b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" '
+        b'fill="#1d2330"/><path d="M4 4l4 8 4-8" stroke="#2f6fde" stroke-width="2.2" fill="none"/></svg>')
 
 
 def create_app(home: Path, max_upload_mb: int = 500, threads: int | None = None, start_queue: bool = True,
@@ -73,12 +75,22 @@ def page():
     return (resources.files("vidprior") / "web" / "index.html").read_text()
 
 
+@router.get("/favicon.ico")
+def favicon():
+    return Response(ICON, media_type="image/svg+xml")
+
+
 @router.get("/api/methods")
 def methods():
+    """Tasks -> methods, defaults, summaries, each method's settings (the budget apart: 'budgets' gives the
+    methods that fit for a time, with their default seconds per window and their window's frames)."""
+    budgets = {m.name: {"default": s.default, "window": m.window} for m in METHODS.values() for s in m.settings
+               if s.name == "budget"}
     return {"tasks": {t: [m.name for m in METHODS.values() if t in m.tasks] for t in PAGE_TASKS},
             "defaults": {t: DEFAULTS[t] for t in PAGE_TASKS},
             "summaries": {m.name: m.summary for m in METHODS.values()},
-            "settings": {m.name: [s.describe() for s in m.settings if s.name not in NOT_FROM_THE_PAGE]
+            "budgets": budgets,
+            "settings": {m.name: [s.describe() for s in m.settings if s.name not in (*NOT_FROM_THE_PAGE, "budget")]
                          for m in METHODS.values()}}
 
 

@@ -1,4 +1,5 @@
-"""/api/jobs: queue a job on an uploaded video, watch it, cancel, run again or forget it, fetch its result."""
+"""/api/jobs: queue a job on an uploaded video (or a quick preview on a few of its frames), watch it, cancel,
+run again or forget it, fetch its result."""
 
 from __future__ import annotations
 
@@ -14,20 +15,24 @@ from starlette.concurrency import run_in_threadpool
 from .. import requests
 from ..errors import VidpriorError
 from ..jobs import Job, JobState
-from ..masks import keyframe_masks
+from ..masks import MaskSource
 from ..methods import DEFAULTS
+from ..video import probe
 from .common import Queue, Videos, frame_png, json_object
-from .videos import find_video, painted
+from .videos import carried, find_video, overlay, painted, uploaded_mask
 
 PAGE_TASKS = tuple(requests.TASKS)  # the page offers the restoring tasks (not compress or retarget)
 NOT_FROM_THE_PAGE = ("weights",)  # settings naming files on the server
+MASK_DILATE = 2  # pixels the page grows a mask by unless told (as batch)
+PREVIEW_FRAMES = 8  # a quick preview runs on this many frames around the one shown
 
 router = APIRouter(prefix="/api/jobs")
 
 
 @router.post("")
 async def create_job(request: Request, queue: Queue, videos: Videos):
-    """Queue what the page asks: {video, task, method, budget, factor, sigma, keyframes | uploaded mask}."""
+    """Queue what the page asks: {video, task, method, budget, factor, sigma, param, dilate,
+    keyframes | the uploaded mask, preview: frame (run on a few frames around it)}."""
     spec = await json_object(request)
     folder, info = find_video(videos, str(spec.get("video", "")))
     job_id = queue.new_id()
@@ -37,8 +42,11 @@ async def create_job(request: Request, queue: Queue, videos: Videos):
     except VidpriorError:
         shutil.rmtree(job_dir, ignore_errors=True)
         raise
+    label = None
+    if job.request.frames is not None:
+        label = f"preview of frames {job.request.start}-{job.request.start + job.request.frames - 1}"
     return queue.submit(job_id, job, video=info["id"], video_name=info["name"], task=job.task,
-                        method=job.method or DEFAULTS[job.task]).to_dict()
+                        method=job.method or DEFAULTS[job.task], label=label).to_dict()
 
 
 @router.get("")
@@ -69,11 +77,12 @@ def delete_job(job_id: str, queue: Queue):
 
 @router.get("/{job_id}/preview")
 def job_preview(job_id: str, queue: Queue):
+    """The fit's latest preview image (a job's view says ``preview: true`` once there is one)."""
     queue.record(job_id)
-    previews = sorted(queue.job_folder(job_id).glob("run/**/preview.png"), key=lambda p: p.stat().st_mtime)
-    if not previews:
+    latest = queue.preview(job_id)
+    if latest is None:
         raise HTTPException(404, "no preview yet (classical methods write none)")
-    return FileResponse(previews[-1], media_type="image/png", headers={"Cache-Control": "no-store"})
+    return FileResponse(latest, media_type="image/png", headers={"Cache-Control": "no-store"})
 
 
 @router.get("/{job_id}/result")
@@ -93,6 +102,20 @@ def job_frame(job_id: str, index: int, queue: Queue):
     return Response(frame_png(str(record.output), index), media_type="image/png")
 
 
+@router.get("/{job_id}/mask/{index}")
+def job_mask(job_id: str, index: int, queue: Queue):
+    """Where an inpainting job's frame ``index`` was filled: its mask, and the ring its dilation added, as an
+    overlay PNG (the result view draws it over the input)."""
+    request = queue.record(job_id).to_job().request
+    if request.mask is None:
+        raise HTTPException(404, f"job {job_id} has no mask ({request.command})")
+    info = probe(request.input)
+    if not 0 <= index < info.frames:
+        raise VidpriorError(f"no frame {index} in this video")
+    (mask,) = MaskSource(request.mask, info.frames, (info.height, info.width)).iter(index, 1)
+    return Response(overlay(mask, request.mask_dilate), media_type="image/png")
+
+
 def _job_from_request(spec: dict, video: Path, info: dict, job_id: str, job_dir: Path) -> Job:
     """The `Job` a page request asks for, its files (mask) in ``job_dir``, checked like the command line."""
     task, method = spec.get("task", "inpaint"), spec.get("method") or None
@@ -105,6 +128,15 @@ def _job_from_request(spec: dict, video: Path, info: dict, job_id: str, job_dir:
         raise VidpriorError(f"{', '.join(sorted(set(param) & set(NOT_FROM_THE_PAGE)))}: not settable from the page")
     values = {"input": video / info["source"], "output": job_dir / "result.mp4", "method": method,
               "budget": spec.get("budget"), "compare": job_dir / "compare.mp4", "param": param or None}
+    span = range(info["frames"])
+    if spec.get("preview") is not None:
+        around = _number(spec, "preview", int)
+        if not 0 <= around < info["frames"]:
+            raise VidpriorError(f"preview: no frame {around} in this video")
+        count = min(PREVIEW_FRAMES, info["frames"])
+        start = min(max(0, around - count // 2), info["frames"] - count)
+        values.update(start=start, frames=count)
+        span = range(start, start + count)
     if task in ("interpolate", "upscale"):
         factor = _number(spec, "factor", int)
         values["factor" if task == "interpolate" else "scale"] = 2 if factor is None else factor
@@ -112,7 +144,9 @@ def _job_from_request(spec: dict, video: Path, info: dict, job_id: str, job_dir:
         values["sigma"] = _number(spec, "sigma", float)
     job_dir.mkdir(parents=True)
     if task == "inpaint":
-        values["mask"] = _job_mask(spec, video, info, job_dir)
+        values["mask"] = _job_mask(spec, video, info, job_dir, span)
+        dilation = _number(spec, "dilate", int)
+        values["mask_dilate"] = MASK_DILATE if dilation is None else dilation
     return Job(job_id, requests.Request.build(task, values))
 
 
@@ -127,22 +161,25 @@ def _number(spec: dict, key: str, kind: type) -> int | float | None:
         raise VidpriorError(f"{key} {value!r} is not {'a whole number' if kind is int else 'a number'}") from None
 
 
-def _job_mask(spec: dict, video: Path, info: dict, job_dir: Path) -> str:
-    """The inpainting mask of a new job, in the job's folder: painted keyframes -> PNG frames, or a copy
-    of the video's uploaded mask (a later upload must not change a queued job)."""
+def _job_mask(spec: dict, video: Path, info: dict, job_dir: Path, span: range) -> str:
+    """The inpainting mask of a new job, in the job's folder: the painted keyframes carried to every frame
+    (PNG frames; a preview's, outside its ``span``, empty), or a copy of the video's uploaded mask (a later
+    upload must not change a queued job)."""
     keyframes = spec.get("keyframes") or {}
     if not isinstance(keyframes, dict):
         raise VidpriorError("keyframes must map frame numbers to PNG data URLs")
     if not keyframes:
-        uploaded = sorted(video.glob("mask*"))
-        if not uploaded:
+        uploaded = uploaded_mask(video)
+        if uploaded is None:
             raise VidpriorError("no mask: paint the region to fill on a frame, or upload a mask")
-        kept = job_dir / uploaded[0].name
-        (shutil.copytree if uploaded[0].is_dir() else shutil.copyfile)(uploaded[0], kept)
+        kept = job_dir / uploaded.name
+        (shutil.copytree if uploaded.is_dir() else shutil.copyfile)(uploaded, kept)
         return str(kept)
     folder = job_dir / "mask"
     folder.mkdir()
-    for t, mask in enumerate(keyframe_masks(painted(keyframes, info), info["frames"])):
+    for t, mask in enumerate(carried(video, info, painted(keyframes, info))):
+        if t not in span:
+            mask = np.zeros_like(mask)
         if mask.all():
             raise VidpriorError(f"the mask of frame {t} covers the whole frame; leave something to fill it from")
         cv2.imwrite(str(folder / f"{t:05d}.png"), mask.astype(np.uint8) * 255)

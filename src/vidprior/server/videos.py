@@ -1,12 +1,23 @@
-"""/api/videos: upload a video or take the demo clip; its frames; its masks (painted or uploaded)."""
+"""/api/videos: upload a video or take the demo clip (identical uploads are kept once); its frames; its masks:
+the keyframes painted on it (kept, so a reload reopens them), the masks they carry to the other frames
+(`vidprior.carry`) and an uploaded mask, each drawn as an overlay.
+
+A video's folder: source.EXT, info.json (its record), keyframes/NNNNN.png (painted, 255 = fill; an all-black
+one says the object is not there), mask/ or mask.EXT (uploaded).
+"""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 import shutil
 import tempfile
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -16,12 +27,15 @@ from fastapi import APIRouter, File, HTTPException, Request, UploadFile
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from ..carry import carry_masks, segment
 from ..errors import VidpriorError
-from ..masks import MaskSource, binarize, keyframe_masks
+from ..masks import MAX_DILATE, MaskSource, binarize, checked_keyframes, dilate
 from ..video import IMAGE_SUFFIXES, check_frame_size, probe
 from .common import CHUNK, MaxUploadMB, Queue, Videos, frame_png, json_object, too_large
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm")
+KEYFRAMES = "keyframes"
+HOLE, RING = (40, 40, 255, 255), (40, 200, 255, 255)  # BGRA of an overlay: the mask (the page's brush red), dilation
 
 router = APIRouter(prefix="/api/videos")
 
@@ -34,9 +48,9 @@ def find_video(videos: Path, vid: str) -> tuple[Path, dict]:
     return folder, json.loads((folder / "info.json").read_text())
 
 
-def receive(upload: UploadFile, target: Path, max_upload_mb: int) -> Path:
-    """Store an upload under ``target`` (its own suffix kept), refusing it past the size limit."""
-    size = 0
+def receive(upload: UploadFile, target: Path, max_upload_mb: int) -> str:
+    """Store an upload at ``target``, refusing it past the size limit; returns its SHA-256 (hex)."""
+    size, digest = 0, hashlib.sha256()
     with open(target, "wb") as out:
         while chunk := upload.file.read(CHUNK):
             size += len(chunk)
@@ -45,11 +59,24 @@ def receive(upload: UploadFile, target: Path, max_upload_mb: int) -> Path:
                 target.unlink()
                 raise HTTPException(413, f"{upload.filename}: {too_large(max_upload_mb)}")
             out.write(chunk)
-    return target
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
-def register(folder: Path, source: Path, name: str) -> dict:
-    """Probe a new video and write its record (info.json); a video we cannot read is refused and removed."""
+def records(videos: Path) -> list[dict]:
+    """Every uploaded video's record, the newest first."""
+    found = [json.loads(p.read_text()) for p in videos.glob("*/info.json")]
+    return sorted(found, key=lambda r: r.get("created", 0), reverse=True)
+
+
+def register(folder: Path, source: Path, name: str, digest: str) -> dict:
+    """Probe a new video and write its record (info.json); a video we cannot read is refused and removed.
+
+    The same bytes uploaded before are not kept twice: the earlier video is returned (with its masks)."""
+    earlier = next((r for r in records(folder.parent) if r.get("sha256") == digest and r["id"] != folder.name), None)
+    if earlier is not None:
+        shutil.rmtree(folder)
+        return described(folder.parent / earlier["id"], earlier)
     try:
         info = probe(source)
         check_frame_size(info.height, info.width, name)
@@ -57,9 +84,74 @@ def register(folder: Path, source: Path, name: str) -> dict:
         shutil.rmtree(folder, ignore_errors=True)
         raise VidpriorError(f"{name}: not a video we can read ({str(exc).split(': ', 1)[-1]})") from None
     record = {"id": folder.name, "name": name, "source": source.name, "frames": info.frames,
-              "width": info.width, "height": info.height, "fps": info.fps}
+              "width": info.width, "height": info.height, "fps": info.fps, "sha256": digest, "created": time.time()}
     (folder / "info.json").write_text(json.dumps(record))
-    return record
+    return described(folder, record)
+
+
+def uploaded_mask(folder: Path) -> Path | None:
+    """The video's uploaded mask (a folder or a file), if any."""
+    return next(iter(sorted(folder.glob("mask*"))), None)
+
+
+def described(folder: Path, info: dict) -> dict:
+    """The record as the page gets it: with the uploaded mask's name and the painted keyframes' numbers."""
+    mask = uploaded_mask(folder)
+    painted_frames = sorted(int(p.stem) for p in (folder / KEYFRAMES).glob("*.png"))
+    return {**info, "mask": mask.name if mask else None, "keyframes": painted_frames}
+
+
+def overlay(mask: np.ndarray, grow: int = 0) -> bytes:
+    """A mask (H, W) bool drawn as an RGBA PNG: the mask, and the ring that dilating it by ``grow`` pixels adds."""
+    rgba = np.zeros((*mask.shape, 4), np.uint8)
+    rgba[dilate(mask, grow)] = RING
+    rgba[mask] = HOLE
+    return cv2.imencode(".png", rgba)[1].tobytes()
+
+
+def data_url(mask: np.ndarray) -> str:
+    """A mask (H, W) bool as the page paints it: an RGBA PNG data URL, opaque where painted."""
+    return "data:image/png;base64," + base64.b64encode(overlay(mask)).decode()
+
+
+_carried: OrderedDict[str, dict[int, np.ndarray]] = OrderedDict()  # keyframes' digest -> {frame: mask, packed}
+_carried_lock = threading.Lock()
+CARRIED_KEPT = 2  # keyframe sets whose masks are kept: scrubbing, playing and the job reuse them
+
+
+def carried(folder: Path, info: dict, keyframes: dict[int, np.ndarray], frames: Iterable[int] | None = None
+            ) -> Iterator[np.ndarray]:
+    """The masks (H, W) bool that ``keyframes`` carry (`carry_masks`) to every frame, or to ``frames``.
+
+    The masks of the last few keyframe sets are kept; a frame not yet carried is carried with the whole
+    stretch between its keyframes (what the page will show next as the user scrubs or plays).
+    """
+    total, shape = info["frames"], (info["height"], info["width"])
+    digest = hashlib.sha256(folder.name.encode())
+    for t in sorted(keyframes):
+        digest.update(f"{t}:".encode() + np.packbits(keyframes[t]).tobytes())
+    with _carried_lock:
+        kept = _carried.setdefault(digest.hexdigest(), {})
+        _carried.move_to_end(digest.hexdigest())
+        while len(_carried) > CARRIED_KEPT:
+            _carried.popitem(last=False)
+    wanted = list(range(total) if frames is None else frames)
+    order = checked_keyframes(keyframes, total)
+    stretches = {segment(order, t) for t in wanted if t not in kept and t not in keyframes}
+    todo = [t for t in range(total) if t not in keyframes and segment(order, t) in stretches]
+    for t, mask in zip(todo, carry_masks(folder / info["source"], keyframes, total, todo)):
+        kept[t] = np.packbits(mask)
+    for t in wanted:
+        yield keyframes[t] if t in keyframes else np.unpackbits(kept[t], count=shape[0] * shape[1]).reshape(shape) > 0
+
+
+def _dilation(value: str | None) -> int:
+    """The ``dilate`` query parameter: whole pixels, 0 to MAX_DILATE."""
+    if value in (None, ""):
+        return 0
+    if not value.isdigit() or int(value) > MAX_DILATE:
+        raise VidpriorError(f"grow the mask by {value!r} pixels? give whole pixels from 0 to {MAX_DILATE}")
+    return int(value)
 
 
 def painted(keyframes: dict, info: dict) -> dict[int, np.ndarray]:
@@ -84,6 +176,12 @@ def painted(keyframes: dict, info: dict) -> dict[int, np.ndarray]:
     return masks
 
 
+@router.get("")
+def list_videos(videos: Videos):
+    """The uploaded videos, the newest first, as `described` gives them."""
+    return [described(videos / r["id"], r) for r in records(videos)]
+
+
 @router.post("")
 def upload_video(file: Annotated[UploadFile, File()], videos: Videos, queue: Queue, max_upload_mb: MaxUploadMB):
     """Store an uploaded video (a plain def: FastAPI runs it off the event loop)."""
@@ -93,11 +191,11 @@ def upload_video(file: Annotated[UploadFile, File()], videos: Videos, queue: Que
     folder = videos / queue.new_id()
     folder.mkdir()
     try:
-        source = receive(file, folder / f"source{suffix}", max_upload_mb)
+        digest = receive(file, folder / f"source{suffix}", max_upload_mb)
     except HTTPException:
         shutil.rmtree(folder)
         raise
-    return register(folder, source, file.filename)
+    return register(folder, folder / f"source{suffix}", file.filename, digest)
 
 
 @router.post("/demo")
@@ -108,12 +206,12 @@ def demo_video(videos: Videos, queue: Queue):
     folder.mkdir()
     source = folder / "source.mp4"
     shutil.copyfile(demo_clip(), source)
-    return register(folder, source, "demo.mp4")
+    return register(folder, source, "demo.mp4", hashlib.sha256(source.read_bytes()).hexdigest())
 
 
 @router.get("/{vid}")
 def video_info(vid: str, videos: Videos):
-    return find_video(videos, vid)[1]
+    return described(*find_video(videos, vid))
 
 
 @router.get("/{vid}/frames/{index}")
@@ -122,17 +220,62 @@ def video_frame(vid: str, index: int, videos: Videos):
     return Response(frame_png(str(folder / info["source"]), index), media_type="image/png")
 
 
+@router.get("/{vid}/keyframes")
+def get_keyframes(vid: str, videos: Videos):
+    """The painted keyframes kept for the video: {"keyframes": {frame: PNG data URL}}."""
+    folder = find_video(videos, vid)[0]
+    return {"keyframes": {str(int(p.stem)): data_url(cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) > 0)
+                          for p in sorted((folder / KEYFRAMES).glob("*.png"))}}
+
+
+@router.put("/{vid}/keyframes")
+async def put_keyframes(vid: str, request: Request, videos: Videos):
+    """Keep the page's painted keyframes ({"keyframes": {frame: PNG data URL}}), replacing the ones kept."""
+    folder, info = find_video(videos, vid)
+    masks = painted((await json_object(request)).get("keyframes") or {}, info)
+    if any(not 0 <= t < info["frames"] for t in masks):
+        raise VidpriorError(f"a keyframe is outside the video's {info['frames']} frames; reload the page")
+    kept = folder / KEYFRAMES
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+        for t, mask in masks.items():
+            cv2.imwrite(str(Path(tmp) / f"{t:05d}.png"), mask.astype(np.uint8) * 255)
+        shutil.rmtree(kept, ignore_errors=True)
+        shutil.move(tmp, kept)
+    return {"keyframes": sorted(masks)}
+
+
 @router.post("/{vid}/carried/{index}")
-async def carried_mask(vid: str, index: int, request: Request, videos: Videos):
-    """The mask that painted keyframes ({"keyframes": {...}}) give frame ``index``, as an RGBA PNG."""
-    info = find_video(videos, vid)[1]
+async def carried_mask(vid: str, index: int, request: Request, videos: Videos, dilate: str | None = None):
+    """The mask that painted keyframes ({"keyframes": {...}}) carry to frame ``index``, as an overlay PNG."""
+    folder, info = find_video(videos, vid)
     keyframes = painted((await json_object(request)).get("keyframes"), info)
+    grow = _dilation(dilate)
     if not 0 <= index < info["frames"]:
         raise VidpriorError(f"no frame {index} in this video")
-    (mask,) = await run_in_threadpool(lambda: list(keyframe_masks(keyframes, info["frames"], [index])))
-    rgba = np.zeros((*mask.shape, 4), np.uint8)
-    rgba[mask] = (40, 40, 255, 255)  # BGRA: the page's brush red
-    return Response(cv2.imencode(".png", rgba)[1].tobytes(), media_type="image/png")
+    (mask,) = await run_in_threadpool(lambda: list(carried(folder, info, keyframes, [index])))
+    return Response(overlay(mask, grow), media_type="image/png", headers={"Cache-Control": "no-store"})
+
+
+@router.get("/{vid}/mask/{index}")
+def mask_frame(vid: str, index: int, videos: Videos, dilate: str | None = None):
+    """Frame ``index`` of the uploaded mask, as an overlay PNG."""
+    folder, info = find_video(videos, vid)
+    grow, path = _dilation(dilate), uploaded_mask(folder)
+    if path is None:
+        raise HTTPException(404, "this video has no uploaded mask")
+    if not 0 <= index < info["frames"]:
+        raise VidpriorError(f"no frame {index} in this video")
+    (mask,) = MaskSource(path, info["frames"], (info["height"], info["width"])).iter(index, 1)
+    return Response(overlay(mask, grow), media_type="image/png")
+
+
+@router.delete("/{vid}/mask")
+def drop_mask(vid: str, videos: Videos):
+    """Forget the uploaded mask (jobs already queued keep their own copy)."""
+    folder = find_video(videos, vid)[0]
+    for old in folder.glob("mask*"):
+        shutil.rmtree(old) if old.is_dir() else old.unlink()
+    return {"mask": None}
 
 
 @router.post("/{vid}/mask")
@@ -155,8 +298,7 @@ def upload_mask(vid: str, files: Annotated[list[UploadFile], File()], videos: Vi
             coverage = masks.validate()
         except VidpriorError as exc:
             raise VidpriorError(f"mask refused: {str(exc).replace(f'{chosen}: ', '')}") from None
-        for old in folder.glob("mask*"):
-            shutil.rmtree(old) if old.is_dir() else old.unlink()
+        drop_mask(vid, videos)
         kept = folder / ("mask" + (chosen.suffix if chosen.is_file() else ""))
         shutil.move(chosen, kept)
     return {"mask": kept.name, "coverage": round(coverage, 4)}
