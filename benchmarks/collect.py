@@ -20,7 +20,8 @@ figures are means over clips. PSNR/SSIM are per-frame means on RGB;
 `psnr_hole` counts only the filled pixels; `psnr_y` is the super-resolution convention (Y channel,
 border crop = scale); `warp_error` is the temporal warping error (lower is better, see
 `vidprior.metrics.warping_error`); `lpips` is LPIPS-AlexNet (lower is better); `unseen` is the share of
-the hole pixels that no frame shows (flowfill fills them with Telea); `s/clip` is wall time per
+the hole pixels that no frame shows (flowfill fills them with Telea) and `psnr_unseen` the PSNR on those
+pixels alone; `s/clip` is wall time per
 clip and `peak MB` the peak resident memory of the benchmark process while the method ran.
 
 Issue 19 added `mask-carry` (`python benchmarks/mask_carry.py ../shared/data/clips`: how well a mask painted

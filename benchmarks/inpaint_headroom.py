@@ -83,7 +83,7 @@ def old_flowfill(frames: np.ndarray, holes: np.ndarray, clean: np.ndarray | None
 def new_oracle(frames: np.ndarray, holes: np.ndarray, clean: np.ndarray) -> tuple[np.ndarray, float]:
     """Today's propagation along the flow of the clean frames (one round), Telea where nothing sees."""
     settings = {s.name: s.default for s in METHODS["flowfill"].settings}
-    out, unseen = propagation.propagate(frames, holes, propagation.ClipFlows.estimate(clean),
+    out, unseen, _ = propagation.propagate(frames, holes, propagation.ClipFlows.estimate(clean),
                                         reach=settings["neighbours"], anchor=settings["anchor"], far=settings["far"])
     return telea(out, unseen), float(unseen.sum() / max(holes.sum(), 1))
 

@@ -26,7 +26,7 @@ def assert_refused(capsys, *argv, says):
 
 def test_inpaint_from_the_command_line(tmp_path, capsys, clip_file, mask_folder):
     code, out, _ = run(capsys, "inpaint", clip_file, "--mask", mask_folder, "-o", tmp_path / "o.mp4", "-q")
-    assert code == 0 and "o.mp4: 8 frames by flowfill" in out
+    assert code == 0 and "o.mp4: 8 frames by fill" in out
     assert (tmp_path / "o.mp4").is_file()
 
 

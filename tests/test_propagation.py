@@ -210,7 +210,7 @@ def test_propagate_copies_the_true_pixels_along_exact_flows():
     frames, holes, flows = _shifted_clip()
     observed = frames.copy()
     observed[holes] = 0
-    out, unseen = propagate(observed, holes, flows, reach=10, anchor=1000)
+    out, unseen, _ = propagate(observed, holes, flows, reach=10, anchor=1000)
     assert not unseen.any()
     assert np.array_equal(out[~holes], frames[~holes])
     assert np.abs(out.astype(int) - frames)[holes].max() <= 1
@@ -220,7 +220,7 @@ def test_propagate_with_fusion_fills_the_hole_whatever_the_hole_holds():
     frames, holes, flows = _shifted_clip()
     observed = frames.copy()
     observed[holes] = 0
-    out, unseen = propagate(observed, holes, flows, reach=10, anchor=0.3)
+    out, unseen, _ = propagate(observed, holes, flows, reach=10, anchor=0.3)
     assert not unseen.any() and np.array_equal(out[~holes], frames[~holes])
     assert metrics.psnr(out, frames, region=holes) > 40
 
@@ -231,7 +231,7 @@ def test_propagate_leaves_a_static_hole_in_a_static_clip_unseen():
     holes = np.zeros((3, H, W), bool)
     holes[:, 8:16, 12:24] = True
     still = ClipFlows(np.zeros((3, H, W, 2), np.float32), np.zeros((3, H, W, 2), np.float32))
-    out, unseen = propagate(frames, holes, still, reach=5, anchor=0.3, far=1)
+    out, unseen, _ = propagate(frames, holes, still, reach=5, anchor=0.3, far=1)
     assert np.array_equal(unseen, holes)
     assert np.array_equal(out, frames)
 
@@ -242,7 +242,7 @@ def test_a_small_anchor_removes_the_step_to_a_brighter_source(anchor, low, high)
     frames = np.stack([image, image + 20])  # the only frame that sees the hole is 20 levels brighter
     holes = np.zeros((2, 32, 48), bool)
     holes[0, 10:22, 16:32] = True
-    out, unseen = propagate(frames, holes, _flows(0, 0), reach=5, anchor=anchor)
+    out, unseen, _ = propagate(frames, holes, _flows(0, 0), reach=5, anchor=anchor)
     assert not unseen.any()
     border = holes[0] & ~cv2.erode(holes[0].astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     step = np.abs(out[0].astype(int) - image)[border].mean()

@@ -3,11 +3,12 @@
 The Python API in one screen::
 
     import vidprior
-    report = vidprior.restore("inpaint", "clip.mp4", "out.mp4", mask="masks/", method="flowfill")
+    report = vidprior.restore("inpaint", "clip.mp4", "out.mp4", mask="masks/", mask_shadow=True)
     video = vidprior.read_video("clip.mp4")            # Video: frames (T, H, W, 3) uint8, fps
     problem = vidprior.Problem("denoise", video.frames)
     frames = vidprior.METHODS["nlmeans"].run(problem, vidprior.RunOptions())
     print(vidprior.metrics.evaluate(frames, video.frames))
+    holes = vidprior.grow_into_shadow(video.frames, holes)   # masks (T, H, W) bool grown into the shadow
 """
 
 from . import metrics
@@ -16,11 +17,12 @@ from .masks import MaskSource
 from .methods import CODECS, DEFAULTS, METHODS, RunOptions, get_method
 from .problems import Problem
 from .restore import Report, restore
+from .shadow import grow_into_shadow
 from .video import Video, VideoWriter, probe, read_video, write_video
 
 __version__ = "0.1.0"
 
 __all__ = [
     "CODECS", "DEFAULTS", "METHODS", "MaskSource", "Problem", "Report", "RunOptions", "Video", "VideoWriter",
-    "VidpriorError", "get_method", "metrics", "probe", "read_video", "restore", "write_video",
+    "VidpriorError", "get_method", "grow_into_shadow", "metrics", "probe", "read_video", "restore", "write_video",
 ]

@@ -7,7 +7,8 @@ table ``<out>/<task>.md`` and a plot ``<out>/<task>.png``.
 
 Cases per task:
 - inpaint: moving object-shaped holes made from *another* clip's masks (ground truth known), about
-  10% of each frame;
+  10% of each frame; ``psnr_unseen`` scores the part of the hole that no frame shows (what flowfill's
+  propagation leaves to Telea), where learning must invent the background;
 - denoise: Gaussian noise at each ``--sigma`` (level given to the method), Poisson noise (peak 30,
   level unknown to the method) and a phone's video (Poisson noise of peak 100, then x264 at CRF 30;
   level unknown);
@@ -33,6 +34,7 @@ import torch
 
 from . import metrics
 from .errors import VidpriorError
+from .flowfill import flowfill
 from .methods import CODECS, METHODS, RunOptions, get_method
 from .problems import Problem, add_gaussian_noise, add_poisson_noise, downscale_frames, drop_frames, moving_masks
 from .requests import TASKS, parse_params
@@ -67,6 +69,14 @@ class Case:
     def reference_flows(self) -> metrics.Flows:
         """Flows of the clean clip for the warping error, computed once for all methods."""
         return metrics.reference_flows(self.reference)
+
+    @functools.cached_property
+    def unseen(self) -> np.ndarray | None:
+        """(T, H, W) bool: the hole pixels that no frame shows (flowfill's propagation with its defaults leaves
+        them to Telea), computed once for all methods; None where the case has no hole."""
+        if self.problem.hole is None:
+            return None
+        return flowfill(self.problem.observed, self.problem.hole).unseen
 
 
 @dataclass
@@ -172,6 +182,8 @@ def score(case: Case, result: np.ndarray) -> dict[str, float]:
     figures = metrics.evaluate(result[chosen], reference[chosen], hole=None if hole is None else hole[chosen],
                                sr_scale=case.sr_scale, lpips=True)
     figures["warp_error"] = metrics.warping_error(result, reference, case.reference_flows)
+    if case.unseen is not None and case.unseen[chosen].any():
+        figures["psnr_unseen"] = metrics.psnr(result[chosen], reference[chosen], region=case.unseen[chosen])
     return figures
 
 
@@ -326,8 +338,8 @@ def _mean(values: list[float]) -> float:
 
 def summary_table(task: str, records: list[Record]) -> str:
     """Markdown: per case and method, the mean of every figure over clips, time and memory."""
-    keys = [k for k in ("psnr", "psnr_y", "psnr_hole", "ssim", "lpips", "warp_error", "bpp", "decode_fps", "steps",
-                        "it/s", "unseen")
+    keys = [k for k in ("psnr", "psnr_y", "psnr_hole", "psnr_unseen", "ssim", "lpips", "warp_error", "bpp",
+                        "decode_fps", "steps", "it/s", "unseen")
             if any(k in r.metrics for r in records)]
     lines = ["| case | method | " + " | ".join(keys) + " | s/clip | peak MB |",
              "|---|---|" + "---|" * (len(keys) + 2)]

@@ -69,10 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("methods", help="list the methods and the tasks each serves, or one method's settings")
     p.add_argument("name", nargs="?", help="a method: print its settings (--param KEY=VALUE)")
 
-    p = sub.add_parser("train", help="train a network (vinet, flowcomp, denoiser, interp, upscaler) or a learned "
-                                     "start (vdp) on clips")
-    p.add_argument("method", choices=["vinet", "flowcomp", "denoiser", "interp", "upscaler", "vdp"],
-                   help="vinet (video inpainting), flowcomp (flow completion inside holes, trained on flows), "
+    p = sub.add_parser("train", help="train a network (fill, vinet, flowcomp, denoiser, interp, upscaler) or a "
+                                     "learned start (vdp) on clips")
+    p.add_argument("method", choices=["fill", "vinet", "flowcomp", "denoiser", "interp", "upscaler", "vdp"],
+                   help="fill (the learned fill over flowfill in object removal, trained with synthetic holes), "
+                        "vinet (video inpainting), flowcomp (flow completion inside holes, trained on flows), "
                         "denoiser (multi-frame denoising, trained with synthetic noise), interp (frame "
                         "interpolation, trained on frame triplets), upscaler (multi-frame x2/x3/x4 upscaling, "
                         "trained on downscaled clips) or vdp (a learned start "
@@ -85,21 +86,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=None,
                    help="most training steps (default: as many as the budget allows)")
     p.add_argument("--width", type=int, default=None,
-                   help="network width (vinet: default 8, the paper 32; flowcomp: default 16; denoiser and interp: "
-                        "32; upscaler: 48)")
+                   help="network width (fill: default 24; vinet: default 8, the paper 32; flowcomp: default 16; "
+                        "denoiser and interp: 32; upscaler: 48)")
     p.add_argument("--crop", type=int, default=None,
-                   help="training crop size in pixels (vinet: default 128; flowcomp: default 96, at 1/4 size; "
+                   help="training crop size in pixels (fill, vinet: default 128; flowcomp: default 96, at 1/4 size; "
                         "denoiser: 96; interp: 128; upscaler: 48 at the low resolution)")
     p.add_argument("--batch", type=int, default=None,
-                   help="crops per step (vinet: default 2; flowcomp: default 4; denoiser, interp, upscaler: 8)")
+                   help="crops per step (fill: default 4; vinet: default 2; flowcomp: default 4; denoiser, interp, "
+                        "upscaler: 8)")
     p.add_argument("--split", type=float, default=None,
                    help="vinet only: share of the budget for the first (non-recurrent) stage (default 0.6)")
     p.add_argument("--lr", type=float, default=None,
-                   help="peak learning rate (vinet: default 5e-4; flowcomp, denoiser, interp, upscaler: 1e-3; "
+                   help="peak learning rate (fill, vinet: default 5e-4; flowcomp, denoiser, interp, upscaler: 1e-3; "
                         "vdp: 3e-3)")
     p.add_argument("--init", type=Path, default=None,
-                   help="vinet, denoiser, interp, upscaler: start from these weights instead of from scratch "
+                   help="fill, vinet, denoiser, interp, upscaler: start from these weights instead of from scratch "
                         "(train further)")
+    p.add_argument("--hold-out", action="append", default=None, metavar="CLIP",
+                   help="fill only: leave this clip of --data out of the training (repeat for more)")
     p.add_argument("--device", default="auto", choices=DEVICES)
     p.add_argument("--run-dir", type=Path, default=None, help="checkpoints (default: OUTPUT.run)")
     p.add_argument("--resume", action="store_true", help="carry on from the checkpoints in the run folder")
@@ -172,9 +176,9 @@ def _run_request(args: argparse.Namespace) -> int:
         from .restore import restore
 
         print(restore(request.task, request.input, request.output, method=request.method, mask=request.mask,
-                      mask_dilate=request.mask_dilate, factor=request.k, sigma=request.sigma, start=request.start,
-                      frames=request.frames, crf=request.crf, options=options, compare=request.compare,
-                      reference=request.reference).line())
+                      mask_dilate=request.mask_dilate, mask_shadow=request.mask_shadow, factor=request.k,
+                      sigma=request.sigma, start=request.start, frames=request.frames, crf=request.crf,
+                      options=options, compare=request.compare, reference=request.reference).line())
     return 0
 
 
@@ -215,6 +219,10 @@ def _decompress(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     given = {k: v for k in ("width", "crop", "batch", "split", "lr", "init", "steps")
              if (v := getattr(args, k)) is not None}
+    if args.hold_out is not None and args.method != "fill":
+        raise VidpriorError(f"--hold-out: not a setting of {args.method} training")
+    if args.hold_out:
+        given["exclude"] = tuple(args.hold_out)
     common = {"run_dir": args.run_dir or default_run_dir(args.output), "resume": args.resume, "device": args.device,
               "seed": args.seed, "progress": not args.quiet}
     if args.method == "vdp":
@@ -224,10 +232,11 @@ def _train(args: argparse.Namespace) -> int:
         if refused:
             raise VidpriorError(f"{' and '.join(refused)}: not a setting of the VDP start (it takes --lr, --steps)")
         figures = train_vdp(args.data, args.output, budget=parse_duration(args.budget), **given, **common)
-    elif args.method in ("flowcomp", "denoiser", "interp", "upscaler"):
+    elif args.method in ("fill", "flowcomp", "denoiser", "interp", "upscaler"):
         import importlib
 
-        module, function = {"flowcomp": ("flowcomp", "train_flowcomp"), "denoiser": ("denoiser", "train_denoiser"),
+        module, function = {"fill": ("fill", "train_fill"), "flowcomp": ("flowcomp", "train_flowcomp"),
+                            "denoiser": ("denoiser", "train_denoiser"),
                             "interp": ("interp", "train_interpolator"),
                             "upscaler": ("upscaler", "train_upscaler")}[args.method]
         refused = [f"--{k}" for k in ("split", "init") if k in given and (k == "split" or args.method == "flowcomp")]

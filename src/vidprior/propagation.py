@@ -252,17 +252,19 @@ def _spread(pixels: np.ndarray, chosen: np.ndarray, part: Candidates) -> Candida
 
 def propagate(frames: np.ndarray, holes: np.ndarray, flows: ClipFlows, *, reach: int, anchor: float | None,
               far: int = 0, fallback: ClipFlows | None = None, done: Callable[[int], None] | None = None
-              ) -> tuple[np.ndarray, np.ndarray]:
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fill the holes of ``frames`` with what other frames see along ``flows`` (then along ``fallback``, where
     given, for the pixels that ``flows`` leaves unseen).
 
     reach: frames a chain may travel; anchor: the fusion's pull towards the copied colours (0: pure
     gradient-domain fusion, large: plain copies, None: plain copies without solving); far: stride of the
     far frames tried where no chain arrives (0: none); done(1) is called after each frame (a progress bar).
-    Returns the frames (holes that nothing sees keep their input values) and the (T, H, W) bool mask of those
-    unseen pixels. Known pixels are returned unchanged.
+    Returns the frames (holes that nothing sees keep their input values), the (T, H, W) bool mask of those
+    unseen pixels and the travel (T, H, W) float32: how many frames away the nearest frame that sees each hole
+    pixel is (0 outside the holes and where none does). Known pixels are returned unchanged.
     """
     out, unseen = frames.copy(), np.zeros_like(holes)
+    travel = np.zeros(holes.shape, np.float32)
     masks = holes.astype(np.float32)  # converted once for all the lookups
     motions = camera_motions(flows, holes) if far else {}
     grey = np.stack([_grey(f) for f in frames]) if far else None  # converted once for the far frames' checks
@@ -283,6 +285,8 @@ def propagate(frames: np.ndarray, holes: np.ndarray, flows: ClipFlows, *, reach:
                                                                    far)))
         values, wishes, weight = gather(frames, masks, candidates, differences=anchor is not None)
         seen = weight > 0
+        steps = np.stack([np.where(c.found, c.steps, np.iinfo(int).max) for c in candidates]).min(axis=0)
+        travel[t][pixels[seen, 0], pixels[seen, 1]] = steps[seen]
         region = np.zeros(holes.shape[1:], bool)
         region[pixels[seen, 0], pixels[seen, 1]] = True
         if anchor is None:
@@ -294,4 +298,4 @@ def propagate(frames: np.ndarray, holes: np.ndarray, flows: ClipFlows, *, reach:
         unseen[t] = holes[t] & ~region
     if done and len(frames):
         done(1)
-    return out, unseen
+    return out, unseen, travel

@@ -162,16 +162,18 @@ FITTING = (
     STATUS,
 )
 TRAINED = (  # the options of the methods that run a trained network (their settings 'weights' and 'adapt')
-    Option("weights", _path, "vinet, denoiser, interp, upscaler: weights file (default: the shipped one)"),
+    Option("weights", _path, "fill, vinet, denoiser, interp, upscaler: weights file (default: the shipped one)"),
     Option("adapt", lambda v: parse_duration(v, "--adapt", zero=True),
-           "vinet, denoiser, interp, upscaler: fine-tune the network on this video first, e.g. 60s (per window; "
+           "fill, vinet, denoiser, interp, upscaler: fine-tune the network on this video first, e.g. 60s (per window; "
            "0 = not, the default)", metavar="DURATION", what="a duration"),
 )
 RESTORE = (INPUT, OUTPUT, METHOD, START, FRAMES, CRF, COMPARE, REFERENCE, *FITTING)
 SIGMA_HELP = "noise std on the 0-255 scale"
 OPTIONS: dict[str, tuple[Option, ...]] = {
     "inpaint": (*RESTORE, MASK, Option("mask_dilate", lambda v: check_dilation(whole(v)),
-                                       "grow the mask by N pixels (default 0)"), *TRAINED),
+                                       "grow the mask by N pixels (default 0)"),
+                Option("mask_shadow", _switch, "grow the mask into the object's attached shadow and close the gaps "
+                       "between its parts (wheels, legs)", what="true or false"), *TRAINED),
     "denoise": (*RESTORE, Option("sigma", number, f"{SIGMA_HELP} (default: estimated)", what="a number"), *TRAINED),
     "interpolate": (*RESTORE, Option("factor", whole, "frame-rate multiplier k (2 = one new frame per gap)",
                                      required=True), *TRAINED),
@@ -200,6 +202,7 @@ class Request:
     method: str | None = None
     mask: Path | None = None
     mask_dilate: int = 0
+    mask_shadow: bool = False
     factor: int | None = None
     scale: int | None = None
     sigma: float | None = None

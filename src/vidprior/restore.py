@@ -30,6 +30,7 @@ from .methods import RunOptions
 from .problems import Problem
 from .progress import Bar
 from .requests import check_request
+from .shadow import grow_into_shadow
 from .video import VideoWriter, check_frame_size, check_output, iter_frames, probe
 from .viz import side_by_side
 
@@ -88,13 +89,14 @@ def parse_range(start: int, count: int | None, total: int, what: Path) -> int:
 
 
 def restore(task: str, input: Path | str, output: Path | str, *, method: str | None = None,
-            mask: Path | str | None = None, mask_dilate: int = 0, factor: int = 1,
+            mask: Path | str | None = None, mask_dilate: int = 0, mask_shadow: bool = False, factor: int = 1,
             sigma: float | None = None, start: int = 0, frames: int | None = None, crf: int = 18,
             options: RunOptions | None = None, compare: Path | str | None = None,
             reference: Path | str | None = None) -> Report:
     """Restore ``input`` into ``output`` (see the module docstring); returns a `Report`.
 
-    task: inpaint | denoise | interpolate | upscale. mask: required for inpaint. factor: k for
+    task: inpaint | denoise | interpolate | upscale. mask: required for inpaint; mask_shadow: grow it into the
+    object's shadow and contacts first (`vidprior.shadow`), window by window. factor: k for
     interpolate, s for upscale. sigma: noise level (0-255 scale) when known. compare: also write a
     side-by-side video there. reference: a clean video to score the result against.
     """
@@ -132,6 +134,8 @@ def restore(task: str, input: Path | str, output: Path | str, *, method: str | N
             Bar(n_out, f"{task} ({chosen.name})", unit="frame", show=options.progress) as bar:
         for lo, a, b, observed in windows(frame_stream, count, chosen.window, chosen.context, after):
             hole = next(mask_windows)[3] if mask_windows else None
+            if mask_shadow and hole is not None:
+                hole = grow_into_shadow(observed, hole)
             problem = Problem(task, observed, hole, factor if step > 1 or task == "upscale" else 1, sigma)
             first, last = (a - lo) * step, (b - lo) * step if b < count else (b - 1 - lo) * step + 1
             bar.expect(last - first)

@@ -6,15 +6,15 @@
 from __future__ import annotations
 
 from ..errors import VidpriorError
-from . import classical, denoiser, dnerv, ilvi, interp, upscaler, vdp, vinet
+from . import classical, denoiser, dnerv, fill, ilvi, interp, upscaler, vdp, vinet
 from .base import Codec, Method, RunOptions
 
 METHODS: dict[str, Method] = {m.name: m for m in [*classical.METHODS, *ilvi.METHODS, *vdp.METHODS, *dnerv.METHODS,
-                                                *vinet.METHODS, *denoiser.METHODS, *interp.METHODS,
+                                                *vinet.METHODS, *fill.METHODS, *denoiser.METHODS, *interp.METHODS,
                                                 *upscaler.METHODS]}
 CODECS: dict[str, Codec] = {c.name: c for c in [*classical.CODECS, *dnerv.CODECS]}
 DEFAULTS: dict[str, str] = {
-    "inpaint": "flowfill",
+    "inpaint": "fill",
     "denoise": "denoiser",
     "interpolate": "flowinterp",
     "upscale": "upscaler",

@@ -12,10 +12,9 @@ import av
 import cv2
 import numpy as np
 
-from .. import flow, propagation
+from .. import flow
 from ..denoiser.noise import estimate_sigma
-from ..flowcomp import camera_flows, complete_flows, load_flowcomp, smooth_flows
-from ..flowcomp.scale import working_frames, working_holes
+from ..flowfill import flowfill, inpaint_frame
 from ..problems import Problem
 from ..progress import Bar
 from ..settings import Setting
@@ -24,87 +23,25 @@ from .base import Codec, Method, RunOptions
 # ------------------------------------------------------------------------------ inpainting
 
 
-def _inpaint_frame(frame: np.ndarray, hole: np.ndarray, radius: float, flag: int) -> np.ndarray:
-    """OpenCV inpainting of one (H, W, 3) uint8 frame where ``hole`` (H, W) is True."""
-    if not hole.any():
-        return frame.copy()
-    return cv2.inpaint(np.ascontiguousarray(frame), hole.astype(np.uint8), radius, flag)
-
-
 def _opencv_inpaint(flag: int):
     def run(problem: Problem, options: RunOptions) -> np.ndarray:
         radius = options.param("radius")
-        return np.stack([_inpaint_frame(f, m, radius, flag) for f, m in zip(problem.observed, problem.hole)])
+        return np.stack([inpaint_frame(f, m, radius, flag) for f, m in zip(problem.observed, problem.hole)])
 
     return run
 
 
-def flowfill(problem: Problem, options: RunOptions) -> np.ndarray:
-    """Flow-guided inpainting (`vidprior.propagation`): each hole pixel is followed along the flows of
-    adjacent frames to the frames that see it, the copies are fused in the gradient domain, and
-    Telea fills what no frame sees (its share goes to ``options.stats['unseen']``).
-
-    Each of the ``rounds`` estimates flow between adjacent frames, at a reduced size on large frames
-    (`propagation.flow_scale`), on the frames so far Telea-filled where nothing is known yet (round 1:
-    the holes; later rounds: what no frame saw). The filled patch moves with the mask and drags the
-    flow with it, so inside those regions, grown (`grown_holes`), the flow is completed: by a smooth
-    fill from around them, or by the flow-completion network (``flows=learned``); with ``camera``, a
-    second completion by the camera's motion serves where the first leads nowhere. Only the last
-    round fuses in the gradient domain; the earlier ones only feed the next round's flow.
-    """
-    frames, holes = problem.observed, problem.hole
-    radius, grow = options.param("radius"), options.param("grow")
-    scale = options.param("flow_scale") or propagation.flow_scale(frames.shape[1:3])
-    complete = flow_completion(options.param("flows"))
-    settings = {"reach": options.param("neighbours"), "far": options.param("far")}
-    unseen, out = holes, frames
-    rounds = options.param("rounds")
-    with Bar(rounds * (2 * len(frames) - 1), "flowfill", unit="step", show=options.progress) as bar:
-        for round_ in range(1, rounds + 1):  # each: flows of the frame pairs, then every frame filled
-            small = working_frames(out, scale)  # the flow is estimated on frames Telea-filled at its size
-            estimate = propagation.ClipFlows.of_small(telea(small, working_holes(unseen, scale), radius), scale,
-                                                      bar.update)
-            region = grown_holes(unseen, grow, scale)
-            fallback = None
-            if options.param("camera"):
-                fallback = propagation.ClipFlows(*camera_flows(estimate.forward, estimate.backward, region), scale)
-            anchor = options.param("anchor") if round_ == rounds else None  # earlier rounds only feed the flow
-            out, unseen = propagation.propagate(frames, holes, complete(estimate, region), fallback=fallback,
-                                                anchor=anchor, done=bar.update, **settings)
-    options.stats["unseen"] = float(unseen.sum() / max(holes.sum(), 1))
-    return telea(out, unseen, radius)
+def flowfill_settings(options: RunOptions) -> dict:
+    """The keyword arguments of `vidprior.flowfill.flowfill` from a method's ``FLOWFILL_SETTINGS``."""
+    return {s.name: options.param(s.name) for s in FLOWFILL_SETTINGS}
 
 
-def telea(frames: np.ndarray, holes: np.ndarray, radius: float) -> np.ndarray:
-    """Each frame (T, H, W, 3) Telea-inpainted inside its hole (T, H, W)."""
-    return np.stack([_inpaint_frame(f, m, radius, cv2.INPAINT_TELEA) for f, m in zip(frames, holes)])
-
-
-def grown_holes(holes: np.ndarray, grow: int, scale: int, share: float = 0.1) -> np.ndarray:
-    """``holes`` (T, H, W) taken to the flow's size (1/``scale``) and grown there by ``grow`` pixels, or by
-    ``share`` of a hole's size (the square root of its area) where that is more: the larger the filled
-    patch, the further the flow it drags reaches (on the bench's small holes 6 px was best, 4 and 8 lost
-    0.1-0.5 dB; a car of 450 × 150 px needed 12 at half size)."""
-    out = working_holes(holes, scale)
-    for t, hole in enumerate(out):
-        size = max(grow, round(share * np.sqrt(hole.sum())))
-        out[t] = cv2.dilate(hole.astype(np.uint8), np.ones((2 * size + 1,) * 2, np.uint8)).astype(bool)
-    return out
-
-
-def flow_completion(kind: str):
-    """``complete(flows, holes) -> flows`` for flowfill's ``flows`` setting: ``smooth`` fills the flow inside
-    the holes (T, h, w) from around it; ``learned`` corrects that fill with the shipped flow-completion network."""
-    net = load_flowcomp()[0] if kind == "learned" else None  # loaded once for all the rounds
-
-    def complete(flows: propagation.ClipFlows, holes: np.ndarray) -> propagation.ClipFlows:
-        if net is None:
-            forward, backward = smooth_flows(flows.forward, flows.backward, holes)
-        else:
-            forward, backward = complete_flows(net, flows.forward, flows.backward, holes)
-        return propagation.ClipFlows(forward, backward, flows.scale)
-
-    return complete
+def _flowfill(problem: Problem, options: RunOptions) -> np.ndarray:
+    """Flow-guided inpainting (`vidprior.flowfill`); the share of the hole that no frame sees (Telea's)
+    goes to ``options.stats['unseen']``."""
+    filled = flowfill(problem.observed, problem.hole, progress=options.progress, **flowfill_settings(options))
+    options.stats["unseen"] = float(filled.unseen.sum() / max(problem.hole.sum(), 1))
+    return filled.frames
 
 
 # ------------------------------------------------------------------------------ denoising
@@ -285,27 +222,27 @@ def _decode(data: bytes) -> np.ndarray:
 _CRFS = (18.0, 23.0, 28.0, 33.0, 38.0, 43.0, 48.0)
 
 RADIUS = Setting("radius", 5.0, "neighbourhood radius in pixels of OpenCV's inpainting", low=1, high=100)
+FLOWFILL_SETTINGS = (
+    Setting("rounds", 2, "flow estimations; each further one uses the previous round's completed frames",
+            low=1, high=10),
+    Setting("neighbours", 40, "frames on each side that a pixel may be followed to", low=1, high=1000),
+    Setting("flows", "smooth", "how the flow inside the holes is completed", choices=("smooth", "learned")),
+    Setting("grow", 4, "pixels (of the flow's size, at least) around the hole where the flow is completed",
+            low=0, high=64),
+    Setting("anchor", 0.3, "pull of the fused pixels towards the copied colours (0: pure gradient-domain "
+            "fusion; large: plain copies)", low=0, high=1000, kind=float),
+    Setting("camera", True, "where no chain arrives, follow the camera's motion (a homography fitted on the "
+            "flow) deep inside the hole instead of the smooth fill"),
+    Setting("far", 1, "stride of the far frames (registered by a homography) tried where no chain arrives; "
+            "0: none", low=0, high=100),
+    Setting("flow_scale", 0, "estimate flow at 1/this of the frame size (0: by size, 2 at 854x480)",
+            low=0, high=16),
+    RADIUS)
 FLOWFILL = Method(
     "flowfill", "classical", ("inpaint",),
     "Follows each hole pixel along the DIS flow of adjacent frames to the frames that see it, fuses the copies "
     "in the gradient domain (no seams); Telea for what no frame sees.",
-    flowfill, window=30, context=10, settings=(
-        Setting("rounds", 2, "flow estimations; each further one uses the previous round's completed frames",
-                low=1, high=10),
-        Setting("neighbours", 40, "frames on each side that a pixel may be followed to", low=1, high=1000),
-        Setting("flows", "smooth", "how the flow inside the holes is completed",
-                choices=("smooth", "learned")),
-        Setting("grow", 4, "pixels (of the flow's size, at least) around the hole where the flow is completed",
-                low=0, high=64),
-        Setting("anchor", 0.3, "pull of the fused pixels towards the copied colours (0: pure gradient-domain "
-                "fusion; large: plain copies)", low=0, high=1000, kind=float),
-        Setting("camera", True, "where no chain arrives, follow the camera's motion (a homography fitted on the "
-                "flow) deep inside the hole instead of the smooth fill"),
-        Setting("far", 1, "stride of the far frames (registered by a homography) tried where no chain arrives; "
-                "0: none", low=0, high=100),
-        Setting("flow_scale", 0, "estimate flow at 1/this of the frame size (0: by size, 2 at 854x480)",
-                low=0, high=16),
-        RADIUS))
+    _flowfill, window=30, context=10, settings=FLOWFILL_SETTINGS)
 
 METHODS: list[Method] = [
     Method("telea", "classical", ("inpaint",), "OpenCV Telea fast-marching inpainting of each frame.",

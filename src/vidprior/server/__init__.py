@@ -18,7 +18,7 @@ The page (``vidprior/web/index.html``, no external resources) talks to this JSON
     POST /api/videos/{vid}/mask           upload masks: a mask video, one image or several images (a folder)
     GET  /api/videos/{vid}/mask/{i}       frame i of the uploaded mask as an overlay (?dilate=px)
     DELETE /api/videos/{vid}/mask         drop the uploaded mask
-    POST /api/jobs                        {video, task, method, budget, factor, sigma, param, dilate, keyframes,
+    POST /api/jobs                        {video, task, method, budget, factor, sigma, param, dilate, shadow, keyframes,
                                           preview} (no keyframes: the uploaded mask; preview: frame to run
                                           a quick preview on 8 frames around)
     GET  /api/jobs, /api/jobs/{id}        records with live progress (bars, elapsed, preview)

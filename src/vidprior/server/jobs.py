@@ -31,8 +31,8 @@ router = APIRouter(prefix="/api/jobs")
 
 @router.post("")
 async def create_job(request: Request, queue: Queue, videos: Videos):
-    """Queue what the page asks: {video, task, method, budget, factor, sigma, param, dilate,
-    keyframes | the uploaded mask, preview: frame (run on a few frames around it)}."""
+    """Queue what the page asks: {video, task, method, budget, factor, sigma, param, dilate, shadow (grow the mask
+    into the object's shadow), keyframes | the uploaded mask, preview: frame (run on a few frames around it)}."""
     spec = await json_object(request)
     folder, info = find_video(videos, str(spec.get("video", "")))
     job_id = queue.new_id()
@@ -147,6 +147,7 @@ def _job_from_request(spec: dict, video: Path, info: dict, job_id: str, job_dir:
         values["mask"] = _job_mask(spec, video, info, job_dir, span)
         dilation = _number(spec, "dilate", int)
         values["mask_dilate"] = MASK_DILATE if dilation is None else dilation
+        values["mask_shadow"] = spec.get("shadow") is True
     return Job(job_id, requests.Request.build(task, values))
 
 
