@@ -24,6 +24,11 @@ the hole pixels that no frame shows (flowfill fills them with Telea) and `psnr_u
 pixels alone; `s/clip` is wall time per
 clip and `peak MB` the peak resident memory of the benchmark process while the method ran.
 
+Issue 26 made `fill` (flowfill, then the trained fill network) the default inpainting: the `inpaint` section
+was run again with it (`psnr_unseen`: PSNR on the hole pixels no frame sees), `inpaint-fill` (`bash
+benchmarks/fill.sh`) adds its keyframe route and `--adapt 60s`, `inpaint-shadow-aid` the mask aid on clips whose
+masks leave the shadow out, and `inpaint-speed` now times `fill`.
+
 Issue 19 added `mask-carry` (`python benchmarks/mask_carry.py ../shared/data/clips`: how well a mask painted
 on two or three frames follows the object to the others) and `editor` (`python benchmarks/editor.py`: how soon
 the web app shows a carried mask and a job's progress moves, on an 854×480 clip).

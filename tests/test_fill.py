@@ -258,7 +258,9 @@ def test_the_shadow_aid_grows_into_a_moving_shadow_and_not_into_a_still_dark_pat
     assert (grown >= square).all()
     assert (grown & shade)[inner].sum() > 0.85 * shade[inner].sum()
     assert not (grown & still[None]).any()
-    assert (grown & ~shade & ~square)[inner].sum() < 0.02 * shade[inner].sum()
+    near = np.stack([cv2.dilate((a | b).astype(np.uint8), np.ones((19, 19), np.uint8)) > 0
+                     for a, b in zip(square, shade)])  # a frame's shadow takes in its neighbours', 6 px away
+    assert not (grown & ~near).any()
 
 
 def test_a_mask_without_a_shadow_stays_as_it_is():
@@ -294,7 +296,9 @@ def test_inpaint_command_with_the_fill_the_shadow_aid_and_adaptation(tmp_path, v
     assert done.returncode == 0, done.stderr
     assert vidprior("inpaint", folder, "--mask", masks, "-o", plain, "-q").returncode == 0  # the default method
     aided, left = read_video(out).frames, read_video(plain).frames
-    assert np.array_equal(aided[~square & ~shade], clip[~square & ~shade])  # only the mask and its shadow change
+    near = np.stack([cv2.dilate((a | b).astype(np.uint8), np.ones((19, 19), np.uint8)) > 0
+                     for a, b in zip(square, shade)])
+    assert np.array_equal(aided[~near], clip[~near])  # only the mask and its shadow change
     inner = slice(2, -2)
     assert np.abs(aided[inner][shade[inner]].astype(int) - clip[inner][shade[inner]]).mean() > 10  # the shadow went
     assert np.array_equal(left[~square], clip[~square])
@@ -351,7 +355,7 @@ def test_the_web_app_and_batch_remove_the_shadow_with_the_fill(tmp_path, vidprio
     masks.mkdir()
     for i, mask in enumerate(square):
         cv2.imwrite(str(masks / f"{i:03d}.png"), mask.astype(np.uint8) * 255)
-    job = f"{{name: gone, input: {source}, mask: {masks}, mask_shadow: true}}"
+    job = f"{{name: gone, task: inpaint, input: {source}, mask: {masks}, mask_shadow: true}}"
     (tmp_path / "jobs.yaml").write_text(f"jobs:\n  - {job}\n")
     done = vidprior("batch", tmp_path / "jobs.yaml", "-q")
     assert done.returncode == 0, done.stderr + done.stdout

@@ -15,7 +15,8 @@ association; this is its classical cue, `RESEARCH.md`):
   shadow that is partly confirmed by what other frames saw. Parallax makes a pole in front of a facade
   look darker than the facade propagated to it, so shadows are taken to lie on the ground: a piece that
   reaches above the object's upper part is left out. Shadow pixels connected to the hole join it; this
-  is done twice, the second time around the grown hole, so a long shadow is followed.
+  is done twice, the second time around the grown hole, so a long shadow is followed; each frame's
+  shadow then takes in its neighbours' (`steady`), so that no frame keeps a piece of it known.
 
 Shapes: frames (T, H, W, 3) uint8, holes (T, H, W) bool (True = to fill).
 """
@@ -37,6 +38,7 @@ GROUND = 0.3  # a shadow lies on the ground: no piece reaches above this share o
 BAND = 0.25  # width of the band searched around the hole, as a share of the hole's size (√area)
 NARROWEST = 8  # ... and at least this many pixels
 ROUNDS = 2
+MARGIN = 2  # pixels the shadow found is grown by, as a hole's edge is
 
 
 def _disc(radius: int) -> np.ndarray:
@@ -115,7 +117,7 @@ def grow_into_shadow(frames: np.ndarray, holes: np.ndarray, rounds: int = ROUNDS
                      ) -> np.ndarray:
     """``holes`` (T, H, W) closed at their contacts and grown into the shadows attached to them (see the module
     note). ``settings``: flowfill's, for the background estimates. Frames without a hole keep theirs."""
-    grown = close_contacts(holes)
+    closed = grown = close_contacts(holes)
     for _ in range(rounds):
         band, widest = np.zeros_like(grown), NARROWEST
         for t, hole in enumerate(grown):
@@ -129,4 +131,13 @@ def grow_into_shadow(frames: np.ndarray, holes: np.ndarray, rounds: int = ROUNDS
         if not shadow.any():
             break
         grown = close_contacts(grown | shadow, share=0.03)
-    return grown
+    return closed | steady(grown & ~closed)
+
+
+def steady(shadow: np.ndarray, margin: int = MARGIN) -> np.ndarray:
+    """Each frame's shadow (T, H, W) joined with its neighbours' and grown by ``margin`` pixels: a shadow pixel
+    that one frame's test missed would otherwise stay known there, dark, and be copied into the others' holes."""
+    out = shadow.copy()
+    out[1:] |= shadow[:-1]
+    out[:-1] |= shadow[1:]
+    return np.stack([cv2.dilate(s.astype(np.uint8), _disc(margin)) > 0 if s.any() else s for s in out])
