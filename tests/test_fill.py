@@ -17,7 +17,7 @@ from vidprior import metrics
 from vidprior.errors import VidpriorError
 from vidprior.fill import FillConfig, FillNet, load_fill, save_fill
 from vidprior.fill import data as fill_data
-from vidprior.fill.adaptation import adaptation
+from vidprior.fill.adaptation import SHORTEST, adaptation
 from vidprior.fill.data import draw_sample, load_fill_clips
 from vidprior.fill.inference import refine_frames
 from vidprior.fill.training import FillTraining
@@ -213,7 +213,7 @@ def test_adaptation_reads_only_the_input_video(untrained):
         filled = flowfill(frames, holes, **settings)
         objective, schedule = adaptation(net, frames, holes, filled, 5.0, settings=settings, steps=3, lr=1e-3,
                                          batch=2, crop=32)
-        assert schedule.budget >= 5.0 - 1e-9 or schedule.budget >= 10.0
+        assert schedule.budget == SHORTEST  # 5 s asked, less the hole sets' flowfill runs: the floor
         torch.manual_seed(1)
         losses.append([float(objective.loss(step)[0].detach()) for step in range(3)])
     assert losses[0] == losses[1]
