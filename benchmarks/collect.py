@@ -24,6 +24,15 @@ the hole pixels that no frame shows (flowfill fills them with Telea) and `psnr_u
 pixels alone; `s/clip` is wall time per
 clip and `peak MB` the peak resident memory of the benchmark process while the method ran.
 
+Issue 27 made the recurrent denoiser and upscaler (features carried along the flow through the whole clip, both
+ways) the defaults: in `denoise` and `upscale`, `denoiser` and `upscaler` are now the recurrent networks and
+the rows `arch=window` the five-frame ones of before (the `denoise` rows of those, and `bm3d-lanczos` in
+`upscale`, are kept from issue 17/18's runs; the same weights give the same figures); `upscale` gains the
+old-video case (x4, then x264 at CRF 28, level unknown); `denoise-30` runs both denoisers on 30 frames,
+`denoise-adapt` and `upscale-adapt` the recurrent networks' `--adapt 30s` on three clips; `denoise-look.png`
+and `upscale-look.png` (`python benchmarks/look.py`) show one frame of each; the speed sections were run
+again.
+
 Issue 26 made `fill` (flowfill, then the trained fill network) the default inpainting: the `inpaint` section
 was run again with it (`psnr_unseen`: PSNR on the hole pixels no frame sees), `inpaint-fill` (`bash
 benchmarks/fill.sh`) adds its keyframe route and `--adapt 60s`, `inpaint-shadow-aid` the mask aid on clips whose

@@ -17,9 +17,9 @@ for task in ${TASKS:-inpaint denoise interpolate upscale compress}; do
   [ "$task" = denoise ] && frames=${DENOISE_FRAMES:-10}
   methods_var="METHODS_$task"
   methods=${!methods_var:-}
-  [ "$task" = denoise ] && methods=${methods:-nlmeans,bm3d,bm4d,denoiser,denoiser:adapt=30}
+  [ "$task" = denoise ] && methods=${methods:-nlmeans,bm3d,bm4d,denoiser:arch=window,denoiser,denoiser:adapt=30}
   [ "$task" = interpolate ] && methods=${methods:-blend,flowinterp,interp,interp:adapt=30}
-  [ "$task" = upscale ] && methods=${methods:-bicubic,lanczos,bm3d-lanczos,upscaler,upscaler:adapt=30}
+  [ "$task" = upscale ] && methods=${methods:-bicubic,lanczos,bm3d-lanczos,upscaler:arch=window,upscaler,upscaler:adapt=30}
   $VIDPRIOR bench --clips "$CLIPS" --task "$task" --frames "$frames" --out "$OUT" -q ${methods:+--methods "$methods"}
 done
 python3 benchmarks/collect.py "$OUT" > benchmarks/RESULTS.md

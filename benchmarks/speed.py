@@ -2,9 +2,10 @@
 length: it is set by the method's window, which a short clip does not fill).
 
     python benchmarks/speed.py inpaint benchmarks/results   # fill, flowfill; ~5 minutes
-    python benchmarks/speed.py denoise benchmarks/results   # denoiser (plain, adapted 30 s), bm3d
+    python benchmarks/speed.py denoise benchmarks/results   # denoiser (recurrent plain and adapted 30 s, window), bm3d
     python benchmarks/speed.py interpolate                  # interp x2 (plain, adapted), flowinterp
-    python benchmarks/speed.py upscale                      # upscaler x4 (plain, adapted), lanczos, bm3d-lanczos
+    python benchmarks/speed.py upscale                      # upscaler x4 (recurrent plain and adapted, window),
+                                                            # lanczos, bm3d-lanczos
 
 Each run is its own process (`vidprior.restore`, the path the command line takes: frames read in windows,
 written as lossless FFV1), so its peak resident memory is its own. The frames are the shared clip `tennis`
@@ -32,14 +33,16 @@ CLIP = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "clips" 
 RUNS = {
     "inpaint": [("fill", {}, w, h, n) for w, h, n in ((256, 144, 30), (854, 480, 30), (854, 480, 120))]
                + [("flowfill", {}, 854, 480, 30)],
-    "denoise": [("denoiser", {}, 256, 144, 30), ("denoiser", {"adapt": 30}, 256, 144, 30),
-                ("denoiser", {}, 854, 480, 30), ("denoiser", {"adapt": 30}, 854, 480, 30),
-                ("denoiser", {}, 854, 480, 120), ("bm3d", {}, 256, 144, 3), ("bm3d", {}, 854, 480, 2)],
+    "denoise": [("denoiser", {}, w, h, n) for w, h, n in ((256, 144, 30), (256, 144, 300), (854, 480, 30),
+                                                          (854, 480, 120))]
+               + [("denoiser", {"adapt": 30}, 256, 144, 30), ("denoiser", {"arch": "window"}, 854, 480, 30),
+                  ("bm3d", {}, 256, 144, 3), ("bm3d", {}, 854, 480, 2)],
     "interpolate": [(m, p, w, h, n) for m, p in (("interp", {}), ("interp", {"adapt": 30}), ("flowinterp", {}))
                     for w, h, n in ((256, 144, 30), (854, 480, 30))] + [("interp", {}, 854, 480, 120)],
-    "upscale": [(m, p, w, h, n) for m, p in (("upscaler", {}), ("upscaler", {"adapt": 30}), ("lanczos", {}))
-                for w, h, n in ((256, 144, 30), (852, 480, 30))]
-               + [("upscaler", {}, 852, 480, 120), ("bm3d-lanczos", {}, 256, 144, 3),
+    "upscale": [("upscaler", {}, w, h, n) for w, h, n in ((256, 144, 30), (256, 144, 300), (852, 480, 30),
+                                                          (852, 480, 120))]
+               + [("upscaler", {"adapt": 30}, 256, 144, 30), ("upscaler", {"arch": "window"}, 852, 480, 30),
+                  ("lanczos", {}, 256, 144, 30), ("lanczos", {}, 852, 480, 30), ("bm3d-lanczos", {}, 256, 144, 3),
                   ("bm3d-lanczos", {}, 852, 480, 2)],
 }
 SIGMA = 25.0
@@ -85,7 +88,8 @@ def measure(task: str, method: str, params: dict, width: int, height: int, count
         report = vidprior.restore(task, folder / "in.mkv", folder / "out.mkv", method=method,
                                   options=RunOptions(progress=False, params=params), **extra)
         seconds = time.perf_counter() - began
-    return {"method": report.method, "settings": " ".join(f"{k}={v:g}" for k, v in params.items()),
+    return {"method": report.method, "settings": " ".join(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}"
+                                                          for k, v in params.items()),
             "size": f"{width}x{height}", "frames": count, "seconds": seconds, "per_frame": seconds / count,
             "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 

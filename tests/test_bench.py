@@ -54,7 +54,7 @@ def test_inpaint_bench_scores_every_method_on_every_clip(clips, tmp_path):
 @pytest.mark.parametrize(("task", "methods", "cases"), [
     ("denoise", "nlmeans", {"gaussian 25", "gaussian 50", "poisson peak 30", "phone: poisson 100 + x264 crf 30"}),
     ("interpolate", "blend,flowinterp", {"x2"}),
-    ("upscale", "bicubic", {"x4", "x4 noisy 10"}),
+    ("upscale", "bicubic", {"x4", "x4 noisy 10", "x4 old video: x264 crf 28"}),
 ])
 def test_other_tasks_make_their_cases(clips, tmp_path, task, methods, cases):
     data, _ = _bench(clips, tmp_path / task, task, methods, "--only", "pan")

@@ -95,10 +95,12 @@ def test_samples_come_from_torchs_rng_and_keep_the_clean_middle_frame():
     a = draw_sample(clips, 4, 32)
     torch.manual_seed(3)
     b = draw_sample(clips, 4, 32)
-    assert torch.equal(a.noisy, b.noisy) and torch.equal(a.level, b.level)
-    assert a.noisy.shape == (4, 5, 3, 32, 32) and a.clean.shape == (4, 3, 32, 32)
-    assert float((a.noisy[:, 2] - a.clean).abs().mean()) > 0.005  # noisy, and around the clean frame
-    assert float((a.noisy[:, 2] - a.clean).mean().abs()) < 0.02
+    # the same draws; H.264 through PyAV can differ in a few pixels between two encodes of the same frames
+    assert torch.equal(a.clean, b.clean) and float((a.noisy - b.noisy).abs().mean()) < 1e-3
+    assert torch.allclose(a.level, b.level, atol=0.2)
+    assert a.noisy.shape == a.clean.shape == (4, 5, 3, 32, 32)
+    assert float((a.noisy - a.clean).abs().mean()) > 0.005  # noisy, and around the clean frames
+    assert float((a.noisy - a.clean).mean().abs()) < 0.02
 
 
 # ------------------------------------------------------------------------------------ training
@@ -142,7 +144,7 @@ def test_weights_round_trip_and_bad_files(tmp_path):
 
 def test_the_shipped_weights_beat_an_untrained_network_on_a_synthetic_clip():
     """Trained on DAVIS clips only; here a textured pan with Gaussian noise of sigma 25, told and estimated."""
-    net, metadata = load_denoiser()
+    net, metadata = load_denoiser(arch="window")
     assert int(metadata["steps"]) > 1000 and "train480" in metadata["data"]
     clean = panning_clip(frames=6, height=64, width=96, step=1)
     noisy = add_gaussian_noise(clean, 25.0, seed=0)
@@ -237,8 +239,8 @@ def test_denoise_command_with_adaptation_and_the_refusals(tmp_path, vidprior):
 def test_train_command_writes_loadable_weights_and_resumes(tmp_path, vidprior):
     data = write_training_folder(tmp_path / "data", frames=8, height=64, width=80, step=1)
     out = tmp_path / "w.safetensors"
-    args = ["train", "denoiser", "--data", str(data), "-o", str(out), "--budget", "3s", "--width", "8", "--crop",
-            "32", "--batch", "2", "-q"]
+    args = ["train", "denoiser", "--arch", "window", "--data", str(data), "-o", str(out), "--budget", "3s", "--width",
+            "8", "--crop", "32", "--batch", "2", "-q"]
     done = vidprior(*args)
     assert done.returncode == 0, done.stderr
     net, meta = load_denoiser(out)

@@ -91,7 +91,7 @@ def test_samples_come_from_torchs_rng_and_shrink_by_the_factor():
     torch.manual_seed(5)
     b = draw_sample(clips, 3, 12, 4)
     assert torch.equal(a.frames, b.frames) and torch.equal(a.level, b.level)
-    assert a.frames.shape == (3, 5, 3, 12, 12) and a.target.shape == (3, 3, 48, 48) and a.factor == 4
+    assert a.frames.shape == (3, 5, 3, 12, 12) and a.target.shape == (3, 5, 3, 48, 48) and a.factor == 4
 
 
 def train(objective, steps: int, **kwargs) -> np.ndarray:
@@ -103,7 +103,7 @@ def test_training_lowers_the_loss(one_thread, monkeypatch):
     """On one fixed batch (a network this small learns a varied set too slowly for a test), x2 only."""
     clips = pans(2)
     fixed = draw_sample(clips, 4, 16, 2)
-    monkeypatch.setattr(training, "draw_sample", lambda clips, batch, crop, factor: fixed)
+    monkeypatch.setattr(training, "draw_sample", lambda clips, batch, crop, factor, **kwargs: fixed)
     torch.manual_seed(0)
     objective = UpscalerTraining(Upscaler(UpscalerConfig(width=16, blocks=2, factors=(2,))), clips, batch=4, crop=16)
     objective.valid = [fixed]
@@ -141,7 +141,7 @@ def test_weights_round_trip_and_bad_files(tmp_path):
 def test_the_shipped_weights_beat_an_untrained_network_on_a_synthetic_clip():
     """Trained on DAVIS clips only; here sharp-edged rectangles panning, downscaled x4 and x2, clean and with noise
     (sigma 10)."""
-    net, metadata = load_upscaler()
+    net, metadata = load_upscaler(arch="window")
     assert int(metadata["steps"]) > 1000 and "train480" in metadata["data"]
     clip = blocks_clip(frames=5, height=96, width=128, step=1, sizes=(8, 40))
     for factor, sigma in ((4, 0.0), (2, 0.0), (4, 10.0)):
@@ -216,8 +216,8 @@ def test_upscale_command_with_adaptation_and_the_train_command(tmp_path, vidprio
     assert bad.returncode == 2 and "lanczos" in bad.stderr and len(bad.stderr.splitlines()) == 1
     data = write_training_folder(tmp_path / "data", frames=6, height=64, width=80, step=1)
     weights = tmp_path / "w.safetensors"
-    args = ["train", "upscaler", "--data", str(data), "-o", str(weights), "--budget", "3s", "--width", "8", "--crop",
-            "16", "--batch", "2", "-q"]
+    args = ["train", "upscaler", "--arch", "window", "--data", str(data), "-o", str(weights), "--budget", "3s",
+            "--width", "8", "--crop", "16", "--batch", "2", "-q"]
     done = vidprior(*args)
     assert done.returncode == 0, done.stderr
     net, meta = load_upscaler(weights)

@@ -13,8 +13,10 @@ Cases per task:
   level unknown to the method) and a phone's video (Poisson noise of peak 100, then x264 at CRF 30;
   level unknown);
 - interpolate ×k: every k-th frame kept; scored on the frames in between;
-- upscale ×s: antialiased bicubic downscaling; scored on Y with an s-pixel border crop; and the
-  same with Gaussian noise (sigma 10, given to the method) added to the low-resolution frames;
+- upscale ×s: antialiased bicubic downscaling (the protocol of the published video super-resolution
+  tables, "BI"); scored on Y with an s-pixel border crop; the same with Gaussian noise (sigma 10,
+  given to the method) added to the low-resolution frames; and an old video: the low-resolution
+  frames through x264 at CRF 28 (level unknown);
 - compress: each codec over its quality sweep; bits per pixel from the real byte count.
 """
 
@@ -43,6 +45,7 @@ from .video import read_video
 POISSON_PEAK = 30.0
 PHONE = (100.0, 30)  # a phone's video: shot noise of this peak, then x264 at this CRF (level unknown)
 NOISY_SR_SIGMA = 10.0  # the hard super-resolution case of VDP: noisy low-resolution input
+OLD_VIDEO_CRF = 28  # an old video: downscaled, then x264 at this CRF
 BENCH_TASKS = (*TASKS, "compress")
 MAIN_METRIC = {"inpaint": "psnr", "denoise": "psnr", "interpolate": "psnr", "upscale": "psnr_y", "compress": "psnr"}
 
@@ -169,9 +172,13 @@ def make_cases(task: str, clip: Clip, clips: list[Clip], sigmas: list[float], fa
         reference = frames[:, :h, :w]
         low = downscale_frames(reference, factor)
         noisy = add_gaussian_noise(low, NOISY_SR_SIGMA, seed)
+        x264 = CODECS["x264"]
+        old = x264.decode(x264.encode(low, clip.fps, OLD_VIDEO_CRF))
         return [Case(f"x{factor}", Problem("upscale", low, factor=factor), reference, sr_scale=factor),
                 Case(f"x{factor} noisy {NOISY_SR_SIGMA:g}",
-                     Problem("upscale", noisy, factor=factor, sigma=NOISY_SR_SIGMA), reference, sr_scale=factor)]
+                     Problem("upscale", noisy, factor=factor, sigma=NOISY_SR_SIGMA), reference, sr_scale=factor),
+                Case(f"x{factor} old video: x264 crf {OLD_VIDEO_CRF}", Problem("upscale", old, factor=factor),
+                     reference, sr_scale=factor)]
     raise VidpriorError(f"unknown benchmark task '{task}'; choose one of {', '.join(BENCH_TASKS)}")
 
 

@@ -87,13 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="most training steps (default: as many as the budget allows)")
     p.add_argument("--width", type=int, default=None,
                    help="network width (fill: default 24; vinet: default 8, the paper 32; flowcomp: default 16; "
-                        "denoiser and interp: 32; upscaler: 48)")
+                        "denoiser and interp: 32; upscaler: 48; recurrent upscaler: 48)")
     p.add_argument("--crop", type=int, default=None,
                    help="training crop size in pixels (fill, vinet: default 128; flowcomp: default 96, at 1/4 size; "
-                        "denoiser: 96; interp: 128; upscaler: 48 at the low resolution)")
+                        "denoiser: 96, recurrent 64; interp: 128; upscaler: 48 at the low resolution, recurrent 32)")
     p.add_argument("--batch", type=int, default=None,
                    help="crops per step (fill: default 4; vinet: default 2; flowcomp: default 4; denoiser, interp, "
-                        "upscaler: 8)")
+                        "upscaler: 8; recurrent denoiser and upscaler: 4 sequences of 10 frames)")
     p.add_argument("--split", type=float, default=None,
                    help="vinet only: share of the budget for the first (non-recurrent) stage (default 0.6)")
     p.add_argument("--lr", type=float, default=None,
@@ -102,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init", type=Path, default=None,
                    help="fill, vinet, denoiser, interp, upscaler: start from these weights instead of from scratch "
                         "(train further)")
+    p.add_argument("--arch", default=None, choices=("recurrent", "window"),
+                   help="denoiser, upscaler: recurrent (features carried along the flow through the whole clip, "
+                        "both ways; the default) or window (five frames in, one out)")
     p.add_argument("--hold-out", action="append", default=None, metavar="CLIP",
                    help="fill only: leave this clip of --data out of the training (repeat for more)")
     p.add_argument("--device", default="auto", choices=DEVICES)
@@ -223,6 +226,10 @@ def _train(args: argparse.Namespace) -> int:
         raise VidpriorError(f"--hold-out: not a setting of {args.method} training")
     if args.hold_out:
         given["exclude"] = tuple(args.hold_out)
+    if args.arch is not None:
+        if args.method not in ("denoiser", "upscaler"):
+            raise VidpriorError(f"--arch: not a setting of {args.method} training (only of denoiser and upscaler)")
+        given["arch"] = args.arch
     common = {"run_dir": args.run_dir or default_run_dir(args.output), "resume": args.resume, "device": args.device,
               "seed": args.seed, "progress": not args.quiet}
     if args.method == "vdp":

@@ -17,6 +17,8 @@ _PRESETS = {
     "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
 }
 
+SMALLEST = 16  # sides below this are padded for DIS (under 12 it refuses them or crashes)
+
 
 def _gray(frame: np.ndarray) -> np.ndarray:
     if frame.dtype != np.uint8:
@@ -27,13 +29,19 @@ def _gray(frame: np.ndarray) -> np.ndarray:
 def dis_flow(reference: np.ndarray, target: np.ndarray, preset: str = "medium", refine: bool = True) -> np.ndarray:
     """Dense flow (H, W, 2) float32 from ``reference`` to ``target`` (uint8 RGB or gray frames).
 
-    ``refine`` adds OpenCV's variational refinement (about twice the time, ~2x lower error).
+    ``refine`` adds OpenCV's variational refinement (about twice the time, ~2x lower error). Sides under
+    ``SMALLEST`` pixels are edge-padded for it.
     """
     dis = cv2.DISOpticalFlow_create(_PRESETS[preset])
     dis.setUseSpatialPropagation(True)
     if not refine:
         dis.setVariationalRefinementIterations(0)
-    return dis.calc(_gray(reference), _gray(target), None)
+    a, b = _gray(reference), _gray(target)
+    h, w = a.shape
+    if min(h, w) < SMALLEST:
+        pad = ((0, max(0, SMALLEST - h)), (0, max(0, SMALLEST - w)))
+        return dis.calc(np.pad(a, pad, mode="edge"), np.pad(b, pad, mode="edge"), None)[:h, :w]
+    return dis.calc(a, b, None)
 
 
 def warp(image: torch.Tensor, flow: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:

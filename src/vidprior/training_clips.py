@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from .errors import VidpriorError
@@ -67,3 +68,30 @@ def synthetic_holes(rng: np.random.Generator, shape_bank: list[np.ndarray], size
         return moving_masks(shape_bank[int(rng.integers(len(shape_bank)))], size, frames, seed=seed,
                             coverage=coverage)
     return stroke_masks(size, frames, seed=seed, coverage=coverage, speed=float(rng.choice([0.0, 1.0, 3.0])))
+
+
+def crop_sequence(clip: TrainingClip, rng: np.random.Generator, length: int, side: int, max_zoom: float,
+                  reverse: bool = True) -> np.ndarray:
+    """``length`` consecutive frames of ``clip``: a random square region up to ``max_zoom`` times ``side``
+    (log-uniform; area-downscaled to ``side``, so the network sees 854×480 detail and 256×144 detail alike),
+    mirrored half the time and played backwards half the time when ``reverse``; (length, side, side, 3) uint8.
+    """
+    t, h, w = clip.frames.shape[:3]
+    zoom = float(np.exp(rng.uniform(0.0, np.log(max(1.0, min(max_zoom, h / side, w / side))))))
+    region = min(max(side, int(round(side * zoom))), h, w)
+    y, x = int(rng.integers(0, h - region + 1)), int(rng.integers(0, w - region + 1))
+    start = int(rng.integers(0, t - length + 1))
+    frames = clip.frames[start: start + length, y: y + region, x: x + region]
+    if region != side:
+        frames = np.stack([cv2.resize(f, (side, side), interpolation=cv2.INTER_AREA) for f in frames])
+    if rng.random() < 0.5:
+        frames = frames[:, :, ::-1]
+    if reverse and rng.random() < 0.5:
+        frames = frames[::-1]
+    return np.ascontiguousarray(frames)
+
+
+def clip_weights(clips: list[TrainingClip], length: int) -> np.ndarray:
+    """How often to draw each clip: by how many sequences of ``length`` frames it holds (sums to 1)."""
+    weights = np.array([len(c.frames) - length + 1 for c in clips], dtype=float)
+    return weights / weights.sum()

@@ -8,8 +8,9 @@ onto frame t is a noisy target whose expectation is the clean frame t where the 
 - a first pass of the trained network gives clean-looking frames; DIS flow between them aligns each
   frame's neighbours t-1 and t+1 onto it; pixels that fail the forward-backward check or whose
   warped colour differs (occlusions, flow errors) are left out of the loss;
-- the network is asked for frame t from five frames that skip the target's own frame (t-2, t-1, t,
-  t+2, t+3 for the target t+1), so it cannot pass the target's noise through;
+- the network is asked for frame t from frames that skip the target's own frame (t-2, t-1, t, t+2,
+  t+3 for the target t+1; seven such for the recurrent network, with the flow between them), so it
+  cannot pass the target's noise through;
 - loss: squared error to the warped noisy neighbour over the valid pixels; the stats' ``mse`` is the
   output's squared difference to the noisy frame t, whose floor is the noise variance: the shared
   loop stops if it falls below ``FLOOR_SHARE`` of it (the network would be keeping noise); the
@@ -27,23 +28,24 @@ from .. import flow
 from ..errors import VidpriorError
 from ..fit import Objective, Schedule
 from ..video import frames_to_tensor, mirror, tensor_to_frames
-from .inference import denoise_frames, stack
-from .network import FRAMES, Denoiser
+from .inference import denoise_frames
+from .network import FRAMES, Denoiser, RecurrentDenoiser
 from .noise import estimate_sigma
 
 COLOUR_LIMIT = 12.0  # largest mean colour difference (0-255) of a warped first-pass neighbour still trusted
 FLOOR_SHARE = 0.8
+RECURRENT_LENGTH = 7  # frames the recurrent network sees per example
 
 
-def skipping(t: int, d: int, count: int) -> list[int]:
-    """Five frames around ``t`` that leave out frame t+d (d = ±1), mirrored at the ends without it.
+def skipping(t: int, d: int, count: int, length: int = FRAMES) -> list[int]:
+    """``length`` frames around ``t`` (odd) that leave out frame t+d (d = ±1), mirrored at the ends without it.
 
     >>> skipping(5, 1, 10), skipping(5, -1, 10), skipping(0, 1, 10)
     ([3, 4, 5, 7, 8], [2, 3, 5, 6, 7], [3, 2, 0, 2, 3])
     """
     others = [i for i in range(count) if i != t + d]
     p = others.index(t)
-    return [others[mirror(p + o, len(others))] for o in range(-(FRAMES // 2), FRAMES // 2 + 1)]
+    return [others[mirror(p + o, len(others))] for o in range(-(length // 2), length // 2 + 1)]
 
 
 def warped_neighbours(noisy: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -70,13 +72,14 @@ class FrameToFrame(Objective):
     """Fine-tuning ``net`` on noisy frames (T, H, W, 3) uint8 of one video, see the module notes; its render
     denoises them with the fine-tuned network (``views`` and ``precision`` as in `denoise_frames`)."""
 
-    def __init__(self, net: Denoiser, noisy: np.ndarray, level: float, first: np.ndarray, batch: int = 4,
-                 crop: int = 96, views: int = 1, precision: str = "auto") -> None:
+    def __init__(self, net: Denoiser | RecurrentDenoiser, noisy: np.ndarray, level: float, first: np.ndarray,
+                 batch: int = 4, crop: int = 96, views: int = 1, precision: str = "auto") -> None:
         super().__init__()
         if len(noisy) < 2:
             raise VidpriorError("--adapt needs at least 2 frames: it learns from each frame's neighbours")
         self.net, self.level, self.batch = net, float(level), batch
-        self.views, self.precision = views, precision
+        self.views, self.precision, self.noisy_u8 = views, precision, noisy
+        self.length = RECURRENT_LENGTH if isinstance(net, RecurrentDenoiser) else FRAMES
         self.crop = min(crop, *noisy.shape[1:3])
         targets, valid = warped_neighbours(noisy, first)
         self.register_buffer("noisy", frames_to_tensor(noisy))
@@ -94,12 +97,16 @@ class FrameToFrame(Objective):
             t, k = self.pairs[int(torch.randint(len(self.pairs), ()))]
             y, x = int(torch.randint(h - self.crop + 1, ())), int(torch.randint(w - self.crop + 1, ()))
             area = (..., slice(y, y + self.crop), slice(x, x + self.crop))
-            inputs.append(self.noisy[skipping(t, 2 * k - 1, count)][area])
+            index = skipping(t, 2 * k - 1, count, self.length)
+            inputs.append(self.noisy[index][area])
             targets.append(self.targets[t, k][area])
             valid.append(self.valid[t, k][area])
             centres.append(self.noisy[t][area])
         target, weight, centre = torch.stack(targets), torch.stack(valid), torch.stack(centres)
-        out = self.net(torch.stack(inputs), torch.full((self.batch,), self.level, device=target.device)).float()
+        level = torch.full((self.batch,), self.level, device=target.device)
+        out = self.net(torch.stack(inputs), level).float()
+        if out.dim() == 5:
+            out = out[:, self.length // 2]
         loss = ((out - target).pow(2) * weight).sum() / (3 * weight.sum()).clamp_min(1.0)
         mse = float((out.detach() - centre).pow(2).mean())
         return loss, {"loss": float(loss.detach()), "mse": mse}
@@ -111,13 +118,17 @@ class FrameToFrame(Objective):
 
     @torch.no_grad()
     def preview(self) -> np.ndarray:
-        x = stack(self.noisy, len(self.noisy) // 2)[None]
-        return tensor_to_frames(self.net(x, torch.full((1,), self.level, device=x.device)).float())[0]
+        middle = len(self.noisy_u8) // 2
+        around = self.noisy_u8[max(0, middle - FRAMES // 2): middle + FRAMES // 2 + 1]
+        out = denoise_frames(self.net.eval(), around, self.level, device=self.noisy.device, precision=self.precision,
+                             progress=False)
+        self.net.train()
+        return out[min(middle, FRAMES // 2)]
 
 
-def adaptation(net: Denoiser, noisy: np.ndarray, level: float, seconds: float, *, steps: int, lr: float,
-               batch: int, crop: int, views: int = 1, precision: str = "auto", device: torch.device | None = None,
-               progress: bool = False) -> tuple[FrameToFrame, Schedule]:
+def adaptation(net: Denoiser | RecurrentDenoiser, noisy: np.ndarray, level: float, seconds: float, *, steps: int,
+               lr: float, batch: int, crop: int, views: int = 1, precision: str = "auto",
+               device: torch.device | None = None, progress: bool = False) -> tuple[FrameToFrame, Schedule]:
     """What fine-tuning a copy of ``net`` (the objective's ``net``) on ``noisy`` fits for ``seconds``."""
     if seconds <= 0:
         raise VidpriorError(f"--adapt {seconds}: give a positive duration, e.g. 60s")

@@ -6,15 +6,13 @@ All frames are uint8 RGB arrays (T, H, W, 3); holes are bool (T, H, W), True = u
 
 from __future__ import annotations
 
-import io
-
-import av
 import cv2
 import numpy as np
 
 from .. import flow
 from ..denoiser.noise import estimate_sigma
 from ..flowfill import flowfill, inpaint_frame
+from ..mp4 import decode, encoder
 from ..problems import Problem
 from ..progress import Bar
 from ..settings import Setting
@@ -178,47 +176,6 @@ def _denoise_then_upscale(problem: Problem, options: RunOptions) -> np.ndarray:
 
 # ------------------------------------------------------------------------------ codecs
 
-_SIZE_TAG = "comment"
-
-
-def _encoder(codec: str, options: dict):
-    def encode(frames: np.ndarray, fps: float, quality: float) -> bytes:
-        """uint8 (T, H, W, 3) -> mp4 bytes; the size stored in metadata, frames padded inside.
-
-        Odd sizes are padded to even; frames under 64 pixels to 64, since libx265 (as shipped with
-        PyAV 18) writes out of bounds in its lookahead for smaller frames (seen with valgrind).
-        """
-        _, height, width = frames.shape[:3]
-        pad_h, pad_w = max(64, height + height % 2) - height, max(64, width + width % 2) - width
-        padded = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
-        buffer = io.BytesIO()
-        with av.open(buffer, "w", format="mp4") as container:
-            container.metadata[_SIZE_TAG] = f"{width}x{height}"
-            stream = container.add_stream(codec, rate=round(fps or 25))
-            stream.width, stream.height = padded.shape[2], padded.shape[1]
-            stream.pix_fmt = "yuv420p"
-            stream.options = {**options, "crf": str(int(round(quality)))}
-            for frame in padded:
-                for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")):
-                    container.mux(packet)
-            for packet in stream.encode():
-                container.mux(packet)
-        return buffer.getvalue()
-
-    return encode
-
-
-def _decode(data: bytes) -> np.ndarray:
-    """mp4 bytes -> uint8 (T, H, W, 3), cropped back to the size stored by the encoder."""
-    with av.open(io.BytesIO(data), "r") as container:
-        size = container.metadata.get(_SIZE_TAG, "")
-        frames = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
-    if "x" in size:
-        width, height = (int(v) for v in size.split("x"))
-        frames = frames[:, :height, :width]
-    return np.ascontiguousarray(frames)
-
-
 _CRFS = (18.0, 23.0, 28.0, 33.0, 38.0, 43.0, 48.0)
 
 RADIUS = Setting("radius", 5.0, "neighbourhood radius in pixels of OpenCV's inpainting", low=1, high=100)
@@ -277,7 +234,7 @@ METHODS: list[Method] = [
 
 CODECS: list[Codec] = [
     Codec("x264", "H.264 (libx264, preset veryslow, yuv420p) at a CRF.",
-          _encoder("libx264", {"preset": "veryslow"}), _decode, _CRFS),
+          encoder("libx264", {"preset": "veryslow"}), decode, _CRFS),
     Codec("x265", "HEVC (libx265, preset slow, yuv420p) at a CRF.",
-          _encoder("libx265", {"preset": "slow", "x265-params": "log-level=error"}), _decode, _CRFS),
+          encoder("libx265", {"preset": "slow", "x265-params": "log-level=error"}), decode, _CRFS),
 ]

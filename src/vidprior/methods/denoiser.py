@@ -1,7 +1,9 @@
 """The multi-frame denoiser as a method: a network trained once on clips with synthetic noise
 (`vidprior train denoiser`) that denoises a video in one pass, optionally fine-tuned first on the
-video itself, which it never sees clean (``--adapt 60s``, frame-to-frame training). The network,
-its weights, inference and adaptation are the package `vidprior.denoiser`; here are its settings.
+video itself, which it never sees clean (``--adapt 60s``, frame-to-frame training). Two networks are
+shipped (``arch``): the recurrent one, which carries features through the whole clip both ways, and the
+window one, which sees five frames. The networks, their weights, inference and adaptation are the
+package `vidprior.denoiser`; here are its settings.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from ..denoiser import Denoiser, load_denoiser
 from ..denoiser.adaptation import adaptation
 from ..denoiser.inference import denoise_frames
 from ..denoiser.noise import estimate_sigma
+from ..denoiser.weights import DEFAULT_ARCH
 from ..fit import pick_device
+from ..nn.recurrent import OVERLAP
 from ..problems import Problem
 from ..settings import Setting
 from .base import Method, RunOptions
@@ -30,7 +34,7 @@ def _adapted(net: Denoiser, problem: Problem, level: float, options: RunOptions)
 
 
 def _run(problem: Problem, options: RunOptions) -> np.ndarray:
-    net, _ = load_denoiser(options.param("weights") or None)
+    net, _ = load_denoiser(options.param("weights") or None, options.param("arch"))
     device = pick_device(options.device, loud=options.progress)
     level = float(problem.sigma) if problem.sigma is not None else estimate_sigma(problem.observed)
     options.stats["level"] = level
@@ -42,8 +46,12 @@ def _run(problem: Problem, options: RunOptions) -> np.ndarray:
 
 METHODS = [
     Method("denoiser", "feed-forward", ("denoise",),
-           "multi-frame denoising network trained on clips (5 frames in, noise level given or estimated); "
-           "--adapt 30s fine-tunes it on the noisy video first", _run, window=30, context=2, settings=(
+           "multi-frame denoising network trained on clips (recurrent over the whole clip, or 5 frames in; noise "
+           "level given or estimated); --adapt 30s fine-tunes it on the noisy video first", _run, window=40,
+           context=OVERLAP, settings=(
+               Setting("arch", DEFAULT_ARCH, "shipped network: recurrent (features carried along the flow through the "
+                       "whole clip, both ways) or window (five frames in); weights=FILE brings its own",
+                       choices=("recurrent", "window")),
                *trained_settings(lr=3e-4, batch=4, crop=96),
                Setting("views", 1, "flipped views averaged (1 to 4), for that many times the time",
                        low=1, high=4),

@@ -1,8 +1,9 @@
-"""The multi-frame upscaler as a method: trained once on downscaled clips (`vidprior train upscaler`), it
-enlarges each frame from it and its four neighbours aligned by flow, x2, x3, x4 (and products of those
-in passes), clean or noisy input; optionally fine-tuned first on the video downscaled once more
-(``--adapt 30s``). The network, its weights, inference and adaptation are the package
-`vidprior.upscaler`; here are its settings.
+"""The multi-frame upscaler as a method: trained once on clips degraded as footage is (`vidprior train
+upscaler`), it enlarges each frame x2, x3, x4 (and products of those in passes), clean, noisy or
+compressed input; optionally fine-tuned first on the video downscaled once more (``--adapt 30s``). Two
+networks are shipped (``arch``): the recurrent one, which carries features through the whole clip both
+ways, and the window one, which sees each frame's four neighbours aligned by flow. The networks, their
+weights, inference and adaptation are the package `vidprior.upscaler`; here are its settings.
 """
 
 from __future__ import annotations
@@ -11,27 +12,25 @@ import numpy as np
 
 from ..denoiser.noise import estimate_sigma
 from ..fit import pick_device
+from ..nn.recurrent import OVERLAP
 from ..problems import Problem
 from ..settings import Setting
 from ..upscaler import load_upscaler
 from ..upscaler.adaptation import adaptation
 from ..upscaler.inference import passes, upscale_frames
+from ..upscaler.training import told_level
+from ..upscaler.weights import DEFAULT_ARCH
 from .base import Method, RunOptions
 from .internal import run_adaptation, trained_settings
-
-CLEAN_BELOW = 3.0  # an estimated noise std (0-255) below this is what clean frames measure (0.8-2.5 here)
 
 
 def input_level(problem: Problem) -> float:
     """The noise std of the low-resolution frames: the given sigma, else the estimate (0 when it looks clean)."""
-    if problem.sigma is not None:
-        return float(problem.sigma)
-    estimated = estimate_sigma(problem.observed)
-    return estimated if estimated >= CLEAN_BELOW else 0.0
+    return float(problem.sigma) if problem.sigma is not None else told_level(estimate_sigma(problem.observed))
 
 
 def _run(problem: Problem, options: RunOptions) -> np.ndarray:
-    net, _ = load_upscaler(options.param("weights") or None)
+    net, _ = load_upscaler(options.param("weights") or None, options.param("arch"))
     precision, level = options.param("precision"), input_level(problem)
     options.stats["level"] = level
     if options.param("adapt"):
@@ -47,14 +46,17 @@ def _run(problem: Problem, options: RunOptions) -> np.ndarray:
 
 def _check(factor: int, settings: dict) -> None:
     """The factor must be one the weights were trained for, or a product of those."""
-    passes(factor, load_upscaler(settings["weights"] or None)[0].config.factors)
+    passes(factor, load_upscaler(settings["weights"] or None, settings["arch"])[0].config.factors)
 
 
 METHODS = [
     Method("upscaler", "feed-forward", ("upscale",),
-           "multi-frame upscaling network trained on clips (x2, x3, x4; five frames aligned by flow, noise level "
-           "given or estimated); --adapt 30s fine-tunes it on the video downscaled once more", _run, window=30,
-           context=2, settings=(
+           "multi-frame upscaling network trained on clips (x2, x3, x4; recurrent over the whole clip, or five "
+           "frames aligned by flow; noise level given or estimated); --adapt 30s fine-tunes it on the video "
+           "downscaled once more", _run, window=40, context=OVERLAP, settings=(
+               Setting("arch", DEFAULT_ARCH, "shipped network: recurrent (features carried along the flow through the "
+                       "whole clip, both ways) or window (five frames aligned by flow); weights=FILE brings its own",
+                       choices=("recurrent", "window")),
                *trained_settings(lr=1e-4, batch=4, crop=48),
                Setting("views", 4, "flipped views averaged (1 to 4), for that many times the time", low=1, high=4),
                Setting("precision", "auto", "arithmetic: auto (bf16 where supported), bf16 or fp32",

@@ -5,12 +5,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from importlib import resources
 from pathlib import Path
 
 from torch import nn
 
 from ..errors import VidpriorError
 from ..files import atomic_write
+
+
+def shipped(name: str, arch: str = "window") -> Path:
+    """The shipped weights of network ``name``: ``data/NAME.safetensors``, or ``data/NAME-ARCH.safetensors`` for an
+    architecture other than the first one shipped ('window')."""
+    return Path(str(resources.files("vidprior") / "data" / (name + ("" if arch == "window" else f"-{arch}")
+                                                           + ".safetensors")))
 
 
 def save_network(net: nn.Module, path: Path, **metadata: str) -> Path:

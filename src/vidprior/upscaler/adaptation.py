@@ -3,8 +3,9 @@
 As ZSSR (Shocher et al. 2018) learns from the one image, the video's own frames give examples: each
 frame downscaled by s (antialiased bicubic, as the observation model; with noise of the input's level
 added when it is noisy) is the input and the frame itself the target. A step fine-tunes a copy of the
-network on random crops of them (Charbonnier loss), the neighbours aligned once by DIS flow at the
-smaller size. Only the given frames are used.
+network on random crops of them (Charbonnier loss): for the window network each frame's neighbours
+aligned once by DIS flow at the smaller size, for the recurrent one runs of ``RECURRENT_LENGTH`` frames
+with the flow between them. Only the given frames are used.
 
 s is the factor asked for when the frames stay at least ``SMALLEST`` pixels a side once downscaled by
 it, else the largest trained factor that leaves them so: all factors share the network's body, so
@@ -21,20 +22,22 @@ import torch
 from ..errors import VidpriorError
 from ..fit import Objective, Schedule
 from ..losses import charbonnier
+from ..nn.recurrent import Motion, motion
 from ..video import frames_to_tensor
 from .alignment import aligned
 from .inference import passes, upscale_frames
-from .network import Upscaler
+from .network import RecurrentUpscaler, Upscaler
 from .training import degrade
 
 SMALLEST = 16
+RECURRENT_LENGTH = 6  # frames of each run the recurrent network learns from
 
 
 class DownscaledSelf(Objective):
     """Fine-tuning ``net`` on the frames (T, h, w, 3) uint8 of one video downscaled (see the module notes); its
     render upscales the frames ``factor`` times with the fine-tuned network."""
 
-    def __init__(self, net: Upscaler, frames: np.ndarray, factor: int, level: float, batch: int = 4,
+    def __init__(self, net: Upscaler | RecurrentUpscaler, frames: np.ndarray, factor: int, level: float, batch: int = 4,
                  crop: int = 48, precision: str = "auto", views: int = 1, seed: int = 0) -> None:
         super().__init__()
         self.net, self.factor, self.level, self.batch = net, factor, float(level), batch
@@ -48,14 +51,20 @@ class DownscaledSelf(Objective):
         self.example_factor = s = wanted if wanted in fitting else fitting[0]
         h, w = frames.shape[1] // s, frames.shape[2] // s
         lower = degrade(frames[:, : h * s, : w * s], s, self.level, np.random.default_rng(seed))
-        stacks = [aligned(lower, t) for t in range(len(lower))]
-        self.frames_u8 = frames
+        self.frames_u8, self.lower = frames, lower
         self.crop = min(crop, h, w)
-        self.register_buffer("inputs", torch.from_numpy(np.stack([x for x, _ in stacks])).div_(255).movedim(-1, -3))
-        self.register_buffer("valid", torch.from_numpy(np.stack([v for _, v in stacks])).float()[:, :, None])
+        self.recurrent = isinstance(net, RecurrentUpscaler)
+        if self.recurrent:
+            self.register_buffer("inputs", frames_to_tensor(lower))
+        else:
+            stacks = [aligned(lower, t) for t in range(len(lower))]
+            self.register_buffer("inputs", torch.from_numpy(np.stack([x for x, _ in stacks])).div_(255).movedim(-1, -3))
+            self.register_buffer("valid", torch.from_numpy(np.stack([v for _, v in stacks])).float()[:, :, None])
         self.register_buffer("targets", frames_to_tensor(frames[:, : h * s, : w * s]))
 
     def loss(self, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        if self.recurrent:
+            return self._recurrent_loss()
         count, _, _, h, w = self.inputs.shape
         c, s = self.crop, self.example_factor
         picks = [(int(torch.randint(count, ())), int(torch.randint(h - c + 1, ())), int(torch.randint(w - c + 1, ())))
@@ -64,6 +73,21 @@ class DownscaledSelf(Objective):
         valid = torch.stack([self.valid[t, ..., y: y + c, z: z + c] for t, y, z in picks])
         target = torch.stack([self.targets[t, :, y * s: (y + c) * s, z * s: (z + c) * s] for t, y, z in picks])
         out = self.net(x, valid, torch.full((self.batch,), self.level, device=x.device), s).float()
+        loss = charbonnier(out, target)
+        return loss, {"loss": float(loss.detach()), "mse": float((out.detach() - target).pow(2).mean())}
+
+    def _recurrent_loss(self) -> tuple[torch.Tensor, dict[str, float]]:
+        count, _, h, w = self.inputs.shape
+        c, s, length = self.crop, self.example_factor, min(RECURRENT_LENGTH, count)
+        x, target, motions = [], [], []
+        for _ in range(self.batch):
+            t, y, z = (int(torch.randint(n, ())) for n in (count - length + 1, h - c + 1, w - c + 1))
+            x.append(self.inputs[t: t + length, :, y: y + c, z: z + c])
+            target.append(self.targets[t: t + length, :, y * s: (y + c) * s, z * s: (z + c) * s])
+            motions.append(motion(self.lower[t: t + length, y: y + c, z: z + c]))
+        target = torch.stack(target)
+        level = torch.full((self.batch,), self.level, device=target.device)
+        out = self.net(torch.stack(x), level, Motion.stack(motions).to(target.device), s).float()
         loss = charbonnier(out, target)
         return loss, {"loss": float(loss.detach()), "mse": float((out.detach() - target).pow(2).mean())}
 
@@ -79,8 +103,8 @@ class DownscaledSelf(Objective):
                               device=self.inputs.device, precision=self.precision, progress=False)[0]
 
 
-def adaptation(net: Upscaler, frames: np.ndarray, factor: int, level: float, seconds: float, *, steps: int,
-               lr: float, batch: int, crop: int, precision: str = "auto", views: int = 1
+def adaptation(net: Upscaler | RecurrentUpscaler, frames: np.ndarray, factor: int, level: float, seconds: float, *,
+               steps: int, lr: float, batch: int, crop: int, precision: str = "auto", views: int = 1
                ) -> tuple[DownscaledSelf, Schedule]:
     """What fine-tuning a copy of ``net`` (the objective's ``net``) on ``frames`` fits for ``seconds``."""
     if seconds <= 0:

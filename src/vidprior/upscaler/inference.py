@@ -8,10 +8,11 @@ import torch
 from ..errors import VidpriorError
 from ..fit import arithmetic
 from ..nn.ensemble import flip_ensemble
+from ..nn.recurrent import motion, restore_clip
 from ..progress import Bar
-from ..video import tensor_to_frames
+from ..video import frames_to_tensor, tensor_to_frames
 from .alignment import aligned
-from .network import Upscaler
+from .network import RecurrentUpscaler, Upscaler
 
 PIXELS_PER_BATCH = 600_000  # output pixels enlarged at once
 
@@ -39,10 +40,20 @@ def passes(factor: int, trained: tuple[int, ...]) -> list[int]:
 
 
 @torch.no_grad()
-def upscale_pass(net: Upscaler, frames: np.ndarray, factor: int, level: float, device: torch.device,
-                 precision: str = "auto", views: int = 1, progress: bool = True) -> np.ndarray:
+def upscale_pass(net: Upscaler | RecurrentUpscaler, frames: np.ndarray, factor: int, level: float,
+                 device: torch.device, precision: str = "auto", views: int = 1, progress: bool = True) -> np.ndarray:
     """(T, h, w, 3) uint8 -> (T, h·s, w·s, 3) uint8 by one trained factor s; ``level``: the input's noise std;
-    ``views``: flipped views averaged (`vidprior.nn.ensemble`)."""
+    ``views``: flipped views averaged (`vidprior.nn.ensemble`). The recurrent network runs on whole windows
+    of the clip (`vidprior.nn.recurrent.restore_clip`)."""
+    if isinstance(net, RecurrentUpscaler):
+        told = torch.full((1,), float(level), device=device)
+
+        def restore(chunk: np.ndarray) -> torch.Tensor:
+            with arithmetic(device, precision):
+                return net(frames_to_tensor(chunk)[None].to(device), told, motion(chunk).to(device), factor)[0].cpu()
+
+        with Bar(len(frames), f"upscale x{factor}", unit="frame", show=progress) as bar:
+            return restore_clip(frames, restore, views, bar.update)
     count, h, w = frames.shape[:3]
     per_batch = max(1, PIXELS_PER_BATCH // (h * w * factor * factor))
     out = np.empty((count, h * factor, w * factor, 3), np.uint8)
@@ -60,7 +71,7 @@ def upscale_pass(net: Upscaler, frames: np.ndarray, factor: int, level: float, d
     return out
 
 
-def upscale_frames(net: Upscaler, frames: np.ndarray, factor: int, level: float = 0.0,
+def upscale_frames(net: Upscaler | RecurrentUpscaler, frames: np.ndarray, factor: int, level: float = 0.0,
                    device: torch.device | None = None, precision: str = "auto", views: int = 1,
                    progress: bool = True) -> np.ndarray:
     """(T, h, w, 3) uint8 -> (T, h·factor, w·factor, 3) uint8, in the passes of `passes` (the first told the

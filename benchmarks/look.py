@@ -1,0 +1,70 @@
+"""Frames to look at beside the tables: the same crop of one frame by each method, side by side, as a PNG.
+
+    python benchmarks/look.py denoise schoolgirls   # sigma 25: noisy | window | recurrent | bm4d | clean
+    python benchmarks/look.py upscale tennis        # old video: input | lanczos | window | recurrent | truth
+
+Denoising takes the benchmark's first 10 frames with Gaussian noise of sigma 25 (seed 0) and shows frame 5;
+upscaling the first 30 frames downscaled x4 and through x264 at CRF 28 (the benchmark's old-video case) and
+shows frame 15. Each row also gives the PSNR of the whole clip and, for flicker, the mean absolute change
+between consecutive output frames against the clean clip's.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vidprior import metrics
+from vidprior.bench import OLD_VIDEO_CRF
+from vidprior.methods import CODECS, METHODS, RunOptions
+from vidprior.problems import Problem, add_gaussian_noise, downscale_frames
+from vidprior.video import read_video
+
+CLIPS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "clips"
+RUNS = {"denoise": [("denoiser", {"arch": "window"}, "five frames"), ("denoiser", {}, "recurrent"),
+                    ("bm4d", {}, "BM4D")],
+        "upscale": [("lanczos", {}, "Lanczos"), ("upscaler", {"arch": "window"}, "five frames"),
+                    ("upscaler", {}, "recurrent")]}
+
+
+def change(frames: np.ndarray) -> float:
+    """Mean absolute difference between consecutive frames (0-255)."""
+    return float(np.abs(np.diff(frames.astype(np.float32), axis=0)).mean())
+
+
+def label(image: np.ndarray, text: str) -> np.ndarray:
+    out = image.copy()
+    cv2.putText(out, text, (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
+    return out
+
+
+def main(task: str, clip: str, out: Path) -> None:
+    frames = read_video(CLIPS / clip / "frames").frames
+    if task == "denoise":
+        clean, shown = frames[:10], 5
+        observed = add_gaussian_noise(clean, 25.0, seed=0)
+        problem, first = Problem("denoise", observed, sigma=25.0), ("noisy", observed)
+    else:
+        clean, shown = frames[:30, : frames.shape[1] // 4 * 4, : frames.shape[2] // 4 * 4], 15
+        x264 = CODECS["x264"]
+        low = downscale_frames(clean, 4)
+        observed = x264.decode(x264.encode(low, 25.0, OLD_VIDEO_CRF))
+        problem = Problem("upscale", observed, factor=4)
+        first = ("input (nearest)", np.repeat(np.repeat(observed, 4, 1), 4, 2))
+    tiles, lines = [label(first[1][shown], first[0])], []
+    for method, params, name in RUNS[task]:
+        result = METHODS[method].run(problem, RunOptions(progress=False, params=params))
+        tiles.append(label(result[shown], name))
+        lines.append(f"{name}: PSNR {metrics.psnr(result, clean):.2f} dB, frame-to-frame change {change(result):.2f} "
+                     f"(clean {change(clean):.2f})")
+    tiles.append(label(clean[shown], "clean"))
+    path = Path(out) / f"{task}-look.png"
+    cv2.imwrite(str(path), np.concatenate(tiles, 1)[..., ::-1])
+    print(f"{path}: {clip} frame {shown}\n" + "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2], Path(sys.argv[3] if len(sys.argv) > 3 else "benchmarks/results"))
