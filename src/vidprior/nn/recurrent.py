@@ -47,15 +47,6 @@ class Motion:
         return Motion(*(torch.cat([getattr(m, k) for m in motions]) for k in ("to_next", "to_prev", "next_ok",
                                                                               "prev_ok")))
 
-    def frames(self, first: int, stop: int) -> Motion:
-        """Frames first .. stop-1 only (the flows leaving the range are dropped)."""
-        cut = Motion(*(x[:, first:stop].clone() for x in (self.to_next, self.to_prev, self.next_ok, self.prev_ok)))
-        cut.to_next[:, -1] = 0
-        cut.next_ok[:, -1] = 0
-        cut.to_prev[:, 0] = 0
-        cut.prev_ok[:, 0] = 0
-        return cut
-
 
 def motion(frames: np.ndarray, scale: int = 1, preset: str = "medium") -> Motion:
     """DIS flow between neighbours of (T, H, W, 3) uint8 frames, at 1/``scale`` of their size (area
