@@ -2,11 +2,15 @@
 
     python benchmarks/look.py denoise schoolgirls   # sigma 25: noisy | window | recurrent | bm4d | clean
     python benchmarks/look.py upscale tennis        # old video: input | lanczos | window | recurrent | truth
+    python benchmarks/look.py interpolate tennis    # x2: cross-fade | reversal | splatting | network | truth
 
 Denoising takes the benchmark's first 10 frames with Gaussian noise of sigma 25 (seed 0) and shows frame 5;
 upscaling the first 30 frames downscaled x4 and through x264 at CRF 28 (the benchmark's old-video case) and
-shows frame 15. Each row also gives the PSNR of the whole clip and, for flicker, the mean absolute change
-between consecutive output frames against the clean clip's.
+shows frame 15; interpolation the first 29 frames with every second one dropped, and frame 15, one that was
+dropped, cropped around the clip's object (its mask) and enlarged three times (the file is named after the clip:
+interpolate-look-tennis.png). Each row also gives the PSNR of the
+whole clip (of the made frames, for interpolation) and, for flicker, the mean absolute change between
+consecutive output frames against the clean clip's.
 """
 
 from __future__ import annotations
@@ -20,14 +24,16 @@ import numpy as np
 from vidprior import metrics
 from vidprior.bench import OLD_VIDEO_CRF
 from vidprior.methods import CODECS, METHODS, RunOptions
-from vidprior.problems import Problem, add_gaussian_noise, downscale_frames
+from vidprior.problems import Problem, add_gaussian_noise, downscale_frames, drop_frames
 from vidprior.video import read_video
 
 CLIPS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "clips"
 RUNS = {"denoise": [("denoiser", {"arch": "window"}, "five frames"), ("denoiser", {}, "recurrent"),
                     ("bm4d", {}, "BM4D")],
         "upscale": [("lanczos", {}, "Lanczos"), ("upscaler", {"arch": "window"}, "five frames"),
-                    ("upscaler", {}, "recurrent")]}
+                    ("upscaler", {}, "recurrent")],
+        "interpolate": [("flowinterp", {"warp": "reversal"}, "flow reversal"), ("flowinterp", {}, "splatting"),
+                        ("interp", {}, "network")]}
 
 
 def change(frames: np.ndarray) -> float:
@@ -41,12 +47,33 @@ def label(image: np.ndarray, text: str) -> np.ndarray:
     return out
 
 
+def zoom_on(where: np.ndarray, size: tuple[int, int] = (72, 96), scale: int = 3):
+    """A function that crops a frame to ``size`` (h, w) around the centre of mass of ``where`` (H, W) and enlarges
+    it ``scale`` times."""
+    ys, xs = np.nonzero(where)
+    y, x = (int(ys.mean()), int(xs.mean())) if len(ys) else (where.shape[0] // 2, where.shape[1] // 2)
+    top = int(np.clip(y - size[0] // 2, 0, where.shape[0] - size[0]))
+    left = int(np.clip(x - size[1] // 2, 0, where.shape[1] - size[1]))
+    return lambda image: cv2.resize(image[top: top + size[0], left: left + size[1]], None, fx=scale, fy=scale,
+                                    interpolation=cv2.INTER_NEAREST)
+
+
+def object_mask(clip: str, index: int) -> np.ndarray:
+    """The clip's object mask (H, W) bool at frame ``index``."""
+    return read_video(CLIPS / clip / "masks").frames[index].max(axis=2) > 127
+
+
 def main(task: str, clip: str, out: Path) -> None:
     frames = read_video(CLIPS / clip / "frames").frames
     if task == "denoise":
         clean, shown = frames[:10], 5
         observed = add_gaussian_noise(clean, 25.0, seed=0)
         problem, first = Problem("denoise", observed, sigma=25.0), ("noisy", observed)
+    elif task == "interpolate":
+        clean, shown = frames[:29], 15
+        problem = Problem("interpolate", drop_frames(clean, 2), factor=2)
+        crossfade = ((clean[shown - 1].astype(np.float32) + clean[shown + 1]) / 2).round().astype(np.uint8)
+        first = ("cross-fade", {shown: crossfade})
     else:
         clean, shown = frames[:30, : frames.shape[1] // 4 * 4, : frames.shape[2] // 4 * 4], 15
         x264 = CODECS["x264"]
@@ -54,14 +81,17 @@ def main(task: str, clip: str, out: Path) -> None:
         observed = x264.decode(x264.encode(low, 25.0, OLD_VIDEO_CRF))
         problem = Problem("upscale", observed, factor=4)
         first = ("input (nearest)", np.repeat(np.repeat(observed, 4, 1), 4, 2))
-    tiles, lines = [label(first[1][shown], first[0])], []
-    for method, params, name in RUNS[task]:
-        result = METHODS[method].run(problem, RunOptions(progress=False, params=params))
-        tiles.append(label(result[shown], name))
-        lines.append(f"{name}: PSNR {metrics.psnr(result, clean):.2f} dB, frame-to-frame change {change(result):.2f} "
-                     f"(clean {change(clean):.2f})")
-    tiles.append(label(clean[shown], "clean"))
-    path = Path(out) / f"{task}-look.png"
+    results = [METHODS[method].run(problem, RunOptions(progress=False, params=params))
+               for method, params, _ in RUNS[task]]
+    view = (lambda image: image) if task != "interpolate" else zoom_on(object_mask(clip, shown))
+    tiles, lines = [label(view(first[1][shown]), first[0])], []
+    for (_, _, name), result in zip(RUNS[task], results):
+        tiles.append(label(view(result[shown]), name))
+        scored = slice(1, None, 2) if task == "interpolate" else slice(None)  # the made frames only
+        lines.append(f"{name}: PSNR {metrics.psnr(result[scored], clean[scored]):.2f} dB, frame-to-frame change "
+                     f"{change(result):.2f} (clean {change(clean):.2f})")
+    tiles.append(label(view(clean[shown]), "clean"))
+    path = Path(out) / (f"{task}-look-{clip}.png" if task == "interpolate" else f"{task}-look.png")
     cv2.imwrite(str(path), np.concatenate(tiles, 1)[..., ::-1])
     print(f"{path}: {clip} frame {shown}\n" + "\n".join(lines))
 

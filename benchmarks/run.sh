@@ -18,9 +18,15 @@ for task in ${TASKS:-inpaint denoise interpolate upscale compress}; do
   methods_var="METHODS_$task"
   methods=${!methods_var:-}
   [ "$task" = denoise ] && methods=${methods:-nlmeans,bm3d,bm4d,denoiser:arch=window,denoiser,denoiser:adapt=30}
-  [ "$task" = interpolate ] && methods=${methods:-blend,flowinterp,interp,interp:adapt=30}
+  [ "$task" = interpolate ] && methods=${methods:-blend,flowinterp:warp=reversal,flowinterp:paths=straight,flowinterp,interp:paths=straight,interp,interp:adapt=30}
   [ "$task" = upscale ] && methods=${methods:-bicubic,lanczos,bm3d-lanczos,upscaler:arch=window,upscaler,upscaler:adapt=30}
   $VIDPRIOR bench --clips "$CLIPS" --task "$task" --frames "$frames" --out "$OUT" -q ${methods:+--methods "$methods"}
+  if [ "$task" = interpolate ]; then  # wider gaps: what splatting, quadratic paths and the network buy there
+    for factor in 4 8; do
+      $VIDPRIOR bench --clips "$CLIPS" --task interpolate --factor $factor --frames "$frames" --out "$OUT" -q \
+        --methods flowinterp:warp=reversal,flowinterp,interp:paths=straight,interp --name interpolate-x$factor
+    done
+  fi
 done
 python3 benchmarks/collect.py "$OUT" > benchmarks/RESULTS.md
 echo "wrote benchmarks/RESULTS.md"

@@ -3,7 +3,7 @@ length: it is set by the method's window, which a short clip does not fill).
 
     python benchmarks/speed.py inpaint benchmarks/results   # fill, flowfill; ~5 minutes
     python benchmarks/speed.py denoise benchmarks/results   # denoiser (recurrent plain and adapted 30 s, window), bm3d
-    python benchmarks/speed.py interpolate                  # interp x2 (plain, adapted), flowinterp
+    python benchmarks/speed.py interpolate                  # interp x2 (plain, adapted), flowinterp (and reversal)
     python benchmarks/speed.py upscale                      # upscaler x4 (recurrent plain and adapted, window),
                                                             # lanczos, bm3d-lanczos
 
@@ -38,7 +38,8 @@ RUNS = {
                + [("denoiser", {"adapt": 30}, 256, 144, 30), ("denoiser", {"arch": "window"}, 854, 480, 30),
                   ("bm3d", {}, 256, 144, 3), ("bm3d", {}, 854, 480, 2)],
     "interpolate": [(m, p, w, h, n) for m, p in (("interp", {}), ("interp", {"adapt": 30}), ("flowinterp", {}))
-                    for w, h, n in ((256, 144, 30), (854, 480, 30))] + [("interp", {}, 854, 480, 120)],
+                    for w, h, n in ((256, 144, 30), (854, 480, 30))]
+                   + [("interp", {}, 854, 480, 120), ("flowinterp", {"warp": "reversal"}, 854, 480, 30)],
     "upscale": [("upscaler", {}, w, h, n) for w, h, n in ((256, 144, 30), (256, 144, 300), (852, 480, 30),
                                                           (852, 480, 120))]
                + [("upscaler", {"adapt": 30}, 256, 144, 30), ("upscaler", {"arch": "window"}, 852, 480, 30),
@@ -91,6 +92,7 @@ def measure(task: str, method: str, params: dict, width: int, height: int, count
     return {"method": report.method, "settings": " ".join(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}"
                                                           for k, v in params.items()),
             "size": f"{width}x{height}", "frames": count, "seconds": seconds, "per_frame": seconds / count,
+            "per_output": seconds / report.frames,
             "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
@@ -104,14 +106,17 @@ def main(task: str, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{task}-speed.json").write_text(json.dumps({"machine": platform.processor() or platform.machine(),
                                                          "cores": os.cpu_count(), "rows": rows}, indent=1))
+    outputs = task == "interpolate"  # more frames out than in: time per output frame too
     lines = [f"## {task}-speed: time and memory by frame size and clip length", "",
              f"`python benchmarks/speed.py {task}`: `vidprior.restore` on the shared clip `tennis` "
              f"({ABOUT[task]}), "
              f"resized, looped to the length; {os.cpu_count()} cores, no GPU. Time includes reading, the windows' "
              "context frames and writing.", "",
-             "| method | settings | size | frames | seconds | s/frame | peak MB |", "|---|---|---|---|---|---|---|"]
+             "| method | settings | size | frames | seconds | s/frame |" + (" s/output frame |" if outputs else "")
+             + " peak MB |", "|---|---|---|---|---|---|" + ("---|" if outputs else "") + "---|"]
     lines += [f"| {r['method']} | {r['settings'] or 'default'} | {r['size']} | {r['frames']} | {r['seconds']:.1f} | "
-              f"{r['per_frame']:.2f} | {r['peak_mb']:.0f} |" for r in rows]
+              f"{r['per_frame']:.2f} |" + (f" {r['per_output']:.2f} |" if outputs else "") + f" {r['peak_mb']:.0f} |"
+              for r in rows]
     (out / f"{task}-speed.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

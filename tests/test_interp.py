@@ -1,6 +1,6 @@
 """The interpolation network: shapes at odd sizes and factors, exact frames for a static scene and a pure shift,
-training lowers the loss and resumes, the shipped weights, adaptation on the video's own frames only, the
-method, the command, the web app and batch."""
+training lowers the loss and resumes, the shipped weights beat the untrained network on a synthetic occlusion,
+adaptation on the video's own frames only, the method, the command, the web app and batch."""
 
 from __future__ import annotations
 
@@ -15,19 +15,20 @@ from synthetic import panning_clip, textured_image
 from vidprior import metrics
 from vidprior.errors import VidpriorError
 from vidprior.fit import Schedule, fit
+from vidprior.inbetween import classical
 from vidprior.interp import Interpolator, InterpolatorConfig, load_interpolator, save_interpolator, training
 from vidprior.interp import adaptation as adaptation_module
+from vidprior.interp import inference as inference_module
+from vidprior.interp import network as network_module
 from vidprior.interp.adaptation import OwnTriplets, adaptation, own_triplets
 from vidprior.interp.inference import interpolate_frames
-from vidprior.interp.network import flow_blend
 from vidprior.interp.training import InterpolatorTraining, draw_sample
 from vidprior.methods import METHODS, RunOptions
-from vidprior.methods.classical import _flow_gap
 from vidprior.problems import Problem, drop_frames
 from vidprior.training_clips import TrainingClip
 from vidprior.video import frames_to_tensor, read_video
 
-TINY = InterpolatorConfig(width=8, depth=1)
+TINY = InterpolatorConfig(width=8, depth=1, features=4)
 
 
 def tiny_net(seed: int = 0) -> Interpolator:
@@ -53,20 +54,22 @@ def moving_square(frames: int = 5, height: int = 64, width: int = 96, speed: int
 
 
 def test_doctests():
-    assert doctest.testmod(adaptation_module).failed == 0
+    for module in (adaptation_module, inference_module, network_module):
+        assert doctest.testmod(module).failed == 0
 
 
 # ------------------------------------------------------------------------------------ the network
 
 
 @pytest.mark.parametrize("size", [(37, 53), (16, 16), (9, 30)])
-def test_shapes_at_odd_sizes_and_the_untrained_network_is_the_flow_blend(size):
+def test_shapes_at_odd_sizes_and_the_untrained_network_is_the_classical_blend(size):
     a, b = torch.rand(2, 3, *size), torch.rand(2, 3, *size)
-    f01, f10 = torch.randn(2, 2, *size), torch.randn(2, 2, *size)
+    f01, f10, f0p, f12 = (torch.randn(2, 2, *size) for _ in range(4))
     tau = torch.tensor([0.5, 1 / 3])
-    out = tiny_net()(a, b, f01, f10, tau)
-    assert out.shape == (2, 3, *size)
-    assert torch.allclose(out, flow_blend(a, b, f01, f10, tau), atol=1e-6)  # zero-initialised last layer
+    for outer in ((), (f0p, f12)):
+        out = tiny_net()(a, b, f01, f10, tau, *outer)
+        assert out.shape == (2, 3, *size)
+        assert torch.allclose(out, classical(a, b, f01, f10, tau, *outer), atol=1e-6)  # zero-initialised last layer
 
 
 @pytest.mark.parametrize("factor", [2, 3, 5])
@@ -77,18 +80,32 @@ def test_any_factor_at_an_odd_size(factor):
 
 
 def test_the_untrained_network_is_flowinterp():
-    clip = panning_clip(frames=3, height=48, width=64, step=3)
-    ours = interpolate_frames(tiny_net(), clip[::2], 2, progress=False)[1]
-    classical = _flow_gap(clip[0], clip[2], [0.5])[0]
-    assert np.abs(ours.astype(int) - classical).max() <= 1
+    clip = panning_clip(frames=9, height=48, width=64, step=3)
+    problem = Problem("interpolate", drop_frames(clip, 2), factor=2)
+    ours = interpolate_frames(tiny_net(), problem.observed, 2, progress=False)
+    flowinterp = METHODS["flowinterp"].run(problem, RunOptions(progress=False))
+    assert np.abs(ours.astype(int) - flowinterp).max() <= 1
 
 
-@pytest.mark.parametrize("shipped", [False, True])
-def test_a_static_scene_and_a_pure_shift_come_out_exactly(shipped):
-    net = load_interpolator()[0] if shipped else tiny_net()
+def perturbed_net() -> Interpolator:
+    """A network whose last layer is far from zero, as a trained one's is."""
+    net = tiny_net()
+    with torch.no_grad():
+        for p in net.synthesis.out.parameters():
+            p.normal_(0, 0.1)
+    return net
+
+
+@pytest.mark.parametrize("which", ["untrained", "perturbed", "shipped"])
+def test_a_static_scene_and_a_pure_shift_come_out_exactly(which):
+    """Still: exact whatever the weights (the correction is gated off where the splatted frames agree). A shift:
+    DIS's flow of it is not exact, so only weights that learnt to leave agreeing frames alone keep it."""
+    net = {"untrained": tiny_net, "perturbed": perturbed_net, "shipped": lambda: load_interpolator()[0]}[which]()
     still = textured_image(48, 64, seed=1)
-    out = interpolate_frames(net, np.stack([still, still]), 2, progress=False)[1]
-    assert np.abs(out.astype(int) - still).max() <= (1 if shipped else 0)
+    out = interpolate_frames(net, np.stack([still, still, still]), 2, progress=False)[1::2]
+    assert np.array_equal(out, np.stack([still, still]))
+    if which == "perturbed":
+        return
     big = textured_image(48, 96, seed=2)
     shifted = np.stack([big[:, 8:72], big[:, 12:76]])  # 4 px to the left, the middle one 2 px
     out = interpolate_frames(net, shifted, 2, progress=False)[1]
@@ -113,8 +130,12 @@ def test_samples_come_from_torchs_rng_and_hold_a_frame_in_between():
     torch.manual_seed(5)
     b = draw_sample(clips, 3, 32)
     assert torch.equal(a.target, b.target) and torch.equal(a.tau, b.tau)
-    assert a.a.shape == (3, 3, 32, 32) and a.f01.shape == (3, 2, 32, 32)
+    assert a.a.shape == (3, 3, 32, 32) and a.f01.shape == (3, 2, 32, 32) and a.f12.shape == (3, 2, 32, 32)
     assert ((a.tau > 0) & (a.tau < 1)).all()
+    torch.manual_seed(0)
+    many = draw_sample(clips, 40, 32)
+    straight = [torch.equal(many.f0p[i], -many.f01[i]) for i in range(40)]
+    assert 0 < sum(straight) < 40  # some samples have straight paths, as at a clip's ends; most quadratic ones
 
 
 def train(objective, steps: int, **kwargs) -> np.ndarray:
@@ -162,10 +183,11 @@ def test_weights_round_trip_and_bad_files(tmp_path):
 
 
 def test_the_shipped_weights_beat_an_untrained_network_on_a_synthetic_clip():
-    """Trained on DAVIS clips only; here a square crossing a panning background (occlusions at its edges)."""
+    """Trained on DAVIS clips only; here a square crossing a panning background, 12 px per output gap (occlusions
+    at its edges; at 8 px the splatted blend is already within 0.1 dB of what the network makes)."""
     net, metadata = load_interpolator()
     assert int(metadata["steps"]) > 1000 and "train480" in metadata["data"]
-    clip = moving_square()
+    clip = moving_square(frames=9, width=160, speed=6)
     untrained = interpolate_frames(Interpolator(net.config), clip[::2], 2, progress=False)
     trained = interpolate_frames(net, clip[::2], 2, progress=False)
     assert metrics.psnr(trained[1::2], clip[1::2]) > metrics.psnr(untrained[1::2], clip[1::2]) + 0.2  # measured: +0.33

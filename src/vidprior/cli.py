@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fill (the learned fill over flowfill in object removal, trained with synthetic holes), "
                         "vinet (video inpainting), flowcomp (flow completion inside holes, trained on flows), "
                         "denoiser (multi-frame denoising, trained with synthetic noise), interp (frame "
-                        "interpolation, trained on frame triplets), upscaler (multi-frame x2/x3/x4 upscaling, "
+                        "interpolation, trained on runs of five frames), upscaler (multi-frame x2/x3/x4 upscaling, "
                         "trained on downscaled clips) or vdp (a learned start "
                         "for VDP's denoising fits, by Reptile; use it with --param init=FILE)")
     p.add_argument("--data", type=Path, action="append", required=True,

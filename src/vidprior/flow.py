@@ -26,14 +26,18 @@ def _gray(frame: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) if frame.ndim == 3 else frame
 
 
-def dis_flow(reference: np.ndarray, target: np.ndarray, preset: str = "medium", refine: bool = True) -> np.ndarray:
+def dis_flow(reference: np.ndarray, target: np.ndarray, preset: str = "medium", refine: bool = True,
+             finest: int | None = None) -> np.ndarray:
     """Dense flow (H, W, 2) float32 from ``reference`` to ``target`` (uint8 RGB or gray frames).
 
-    ``refine`` adds OpenCV's variational refinement (about twice the time, ~2x lower error). Sides under
-    ``SMALLEST`` pixels are edge-padded for it.
+    ``refine`` adds OpenCV's variational refinement (about twice the time, ~2x lower error). ``finest``: the
+    finest pyramid level DIS matches patches at (0: full size; default the preset's, 1 for medium: half size).
+    Sides under ``SMALLEST`` pixels are edge-padded for it.
     """
     dis = cv2.DISOpticalFlow_create(_PRESETS[preset])
     dis.setUseSpatialPropagation(True)
+    if finest is not None:
+        dis.setFinestScale(finest)
     if not refine:
         dis.setVariationalRefinementIterations(0)
     a, b = _gray(reference), _gray(target)

@@ -1,4 +1,4 @@
-"""The frame interpolation network: trained once on frame triplets of clips (`network`, `training`,
+"""The frame interpolation network: trained once on runs of frames of clips (`network`, `training`,
 weights files `weights`, the shipped ``data/interp.safetensors``), run over a video (`inference`) and
 adapted to one video on triplets of its own frames (`adaptation`). This package does not import the
 methods.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .. import flow
+from .. import inbetween
 from ..denoiser.noise import estimate_sigma
 from ..flowfill import flowfill, inpaint_frame
 from ..mp4 import decode, encoder
@@ -134,26 +134,23 @@ def _blend_gap(a: np.ndarray, b: np.ndarray, taus: list[float]) -> list[np.ndarr
     return [np.clip(np.round((1 - tau) * a + tau * b), 0, 255).astype(np.uint8) for tau in taus]
 
 
-def _flow_gap(a: np.ndarray, b: np.ndarray, taus: list[float]) -> list[np.ndarray]:
-    """In-between frames (H, W, 3) of ``a`` and ``b`` at times ``taus`` by bidirectional DIS flow.
+def _flowinterp(problem: Problem, options: RunOptions) -> np.ndarray:
+    """In-between frames by DIS flow (`vidprior.inbetween`): both neighbours splatted forward along their flows
+    (quadratic paths through the frames around them, or straight ones) or warped back by flow reversal."""
+    splat = options.param("warp") == "splat"
+    return inbetween.between_frames(problem.observed, problem.factor,
+                                    inbetween.classical if splat else inbetween.reversal_blend,
+                                    quadratic=splat and options.param("paths") == "quadratic", label="flowinterp",
+                                    progress=options.progress)
 
-    The flows from time tau back to the two frames use the flow-reversal approximation of
-    Super SloMo: F_t0 = -(1-t)·t·F01 + t²·F10, F_t1 = (1-t)²·F01 - t·(1-t)·F10. A pixel occluded
-    in one frame (forward-backward check fails) is taken from the other one.
-    """
-    f01, f10 = flow.dis_flow(a, b), flow.dis_flow(b, a)
-    seen0 = flow.consistent(f01, f10).astype(np.float32)
-    seen1 = flow.consistent(f10, f01).astype(np.float32)
-    a32, b32 = a.astype(np.float32), b.astype(np.float32)
-    result = []
-    for tau in taus:
-        ft0 = -(1 - tau) * tau * f01 + tau * tau * f10
-        ft1 = (1 - tau) ** 2 * f01 - tau * (1 - tau) * f10
-        w0 = (1 - tau) * (flow.warp_np(seen0, ft0) + 1e-3)
-        w1 = tau * (flow.warp_np(seen1, ft1) + 1e-3)
-        mix = (w0[..., None] * flow.warp_np(a32, ft0) + w1[..., None] * flow.warp_np(b32, ft1)) / (w0 + w1)[..., None]
-        result.append(np.clip(np.round(mix), 0, 255).astype(np.uint8))
-    return result
+
+PATHS = Setting("paths", "quadratic", "quadratic: paths through the frames before and after the pair (motion that "
+                "speeds up or turns); straight: from the pair alone", choices=("quadratic", "straight"))
+INTERPOLATION_SETTINGS = (
+    Setting("warp", "splat", "splat: push each frame forward along its own flow, the surface in front winning where "
+            "two land on one pixel; reversal: warp back along flows reversed to the in-between time",
+            choices=("splat", "reversal")),
+    PATHS)
 
 
 # ------------------------------------------------------------------------------ upscaling
@@ -221,8 +218,9 @@ METHODS: list[Method] = [
     Method("blend", "classical", ("interpolate",), "Linear cross-fade of the two neighbouring frames.",
            lambda p, o: _interpolate(p, _blend_gap), window=30, context=0),
     Method("flowinterp", "classical", ("interpolate",),
-           "Warps both neighbours along bidirectional DIS flow to the in-between time, occlusion-aware.",
-           lambda p, o: _interpolate(p, _flow_gap), window=30, context=0),
+           "Splats both neighbours forward along bidirectional DIS flow to the in-between time (the surface in front "
+           "wins), on quadratic paths through the frames around them.",
+           _flowinterp, window=30, context=2, settings=INTERPOLATION_SETTINGS),
     Method("bicubic", "classical", ("upscale",), "Bicubic resizing of each frame (OpenCV).",
            _opencv_upscale(cv2.INTER_CUBIC), window=1, context=0),
     Method("lanczos", "classical", ("upscale",), "Lanczos-4 resizing of each frame (OpenCV).",

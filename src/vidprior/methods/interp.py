@@ -1,5 +1,5 @@
-"""The interpolation network as a method: trained once on frame triplets (`vidprior train interp`), it
-refines the DIS-flow blend of ``flowinterp`` between each pair of frames, optionally fine-tuned first on
+"""The interpolation network as a method: trained once on frame sequences (`vidprior train interp`), it
+refines the splatted DIS-flow blend of ``flowinterp`` between each pair of frames, optionally fine-tuned first on
 triplets of the video's own frames (``--adapt 30s``). The network, its weights, inference and adaptation
 are the package `vidprior.interp`; here are its settings.
 """
@@ -15,6 +15,7 @@ from ..interp.inference import interpolate_frames
 from ..problems import Problem
 from ..settings import Setting
 from .base import Method, RunOptions
+from .classical import PATHS
 from .internal import run_adaptation, trained_settings
 
 
@@ -25,18 +26,19 @@ def _run(problem: Problem, options: RunOptions) -> np.ndarray:
         objective, schedule = adaptation(net, problem.observed, problem.factor, options.param("adapt"),
                                          steps=options.param("adapt_steps"), lr=options.param("adapt_lr"),
                                          batch=options.param("adapt_batch"), crop=options.param("adapt_crop"),
-                                         precision=precision)
+                                         precision=precision, quadratic=options.param("paths") == "quadratic")
         return run_adaptation(objective, schedule, problem, options, label="interp adapt")
     device = pick_device(options.device, loud=options.progress)
     return interpolate_frames(net, problem.observed, problem.factor, device, precision=precision,
-                              progress=options.progress)
+                              quadratic=options.param("paths") == "quadratic", progress=options.progress)
 
 
 METHODS = [
     Method("interp", "feed-forward", ("interpolate",),
-           "interpolation network trained on clips: refines the DIS-flow blend (flows, occlusion mask, residual); "
-           "--adapt 30s fine-tunes it on the video's own frames first", _run, window=30, context=0, settings=(
-               *trained_settings(lr=1e-4, batch=4, crop=128),
+           "interpolation network trained on clips: synthesises the in-between frame from both neighbours and their "
+           "features splatted along DIS flow (blend weight and residual); --adapt 30s fine-tunes it on the video's "
+           "own frames first", _run, window=30, context=2, settings=(
+               *trained_settings(lr=1e-4, batch=4, crop=128), PATHS,
                Setting("precision", "auto", "arithmetic: auto (bf16 where supported), bf16 or fp32",
                        choices=("auto", "bf16", "fp32")))),
 ]
