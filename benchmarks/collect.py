@@ -24,6 +24,13 @@ the hole pixels that no frame shows (flowfill fills them with Telea) and `psnr_u
 pixels alone; `s/clip` is wall time per
 clip and `peak MB` the peak resident memory of the benchmark process while the method ran.
 
+Issue 28 made `flowinterp` splat both frames forward on quadratic paths (DIS matched at full size on small
+frames) and `interp` a synthesis network over the splatted frames and their features: `interpolate` has the
+ablations (`warp=reversal`: the flow reversal of before; `paths=straight`), `interpolate-x4`/`-x8` the wider
+gaps, `interpolate-preset-flows` the same warps with the DIS preset's flows, `interpolate-look-*.png` (`python
+benchmarks/look.py interpolate CLIP`) the in-between frame of tennis and bmx-trees cropped on the object, and
+`interpolate-speed` the new times (s per output frame; 240 frames for memory).
+
 Issue 27 made the recurrent denoiser and upscaler (features carried along the flow through the whole clip, both
 ways) the defaults: in `denoise` and `upscale`, `denoiser` and `upscaler` are now the recurrent networks and
 the rows `arch=window` the five-frame ones of before (the `denoise` rows of those, and `bm3d-lanczos` in

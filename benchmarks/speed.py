@@ -39,7 +39,8 @@ RUNS = {
                   ("bm3d", {}, 256, 144, 3), ("bm3d", {}, 854, 480, 2)],
     "interpolate": [(m, p, w, h, n) for m, p in (("interp", {}), ("interp", {"adapt": 30}), ("flowinterp", {}))
                     for w, h, n in ((256, 144, 30), (854, 480, 30))]
-                   + [("interp", {}, 854, 480, 120), ("flowinterp", {"warp": "reversal"}, 854, 480, 30)],
+                   + [("interp", {}, 854, 480, n) for n in (120, 240)]
+                   + [("flowinterp", {"warp": "reversal"}, 854, 480, 30)],
     "upscale": [("upscaler", {}, w, h, n) for w, h, n in ((256, 144, 30), (256, 144, 300), (852, 480, 30),
                                                           (852, 480, 120))]
                + [("upscaler", {"adapt": 30}, 256, 144, 30), ("upscaler", {"arch": "window"}, 852, 480, 30),

@@ -12,7 +12,7 @@ import torch
 from helpers import stopped_and_resumed, write_training_folder
 from synthetic import panning_clip, textured_image
 
-from vidprior import metrics
+from vidprior import metrics, perceptual
 from vidprior.errors import VidpriorError
 from vidprior.fit import Schedule, fit
 from vidprior.inbetween import classical
@@ -157,6 +157,22 @@ def test_training_lowers_the_loss(one_thread, monkeypatch):
     assert after["blend psnr"] == before["blend psnr"] and after["psnr"] > before["psnr"] + 1
 
 
+def test_the_perceptual_term_adds_the_lpips_distance_to_the_squared_error(monkeypatch, one_thread):
+    if not perceptual.weights_available("alex"):
+        pytest.skip("LPIPS weights not installed")
+    clips = pans(2, step=3)
+    fixed = draw_sample(clips, 2, 40)
+    monkeypatch.setattr(training, "draw_sample", lambda clips, batch, crop: fixed)
+    plain, weighted = (InterpolatorTraining(tiny_net(), clips, batch=2, crop=40, perceptual=w) for w in (0.0, 0.5))
+    (loss, stats), (with_lpips, same) = plain.loss(0), weighted.loss(0)
+    with torch.no_grad():
+        distance = perceptual.lpips_model("alex")(classical(*fixed.inputs()).clamp(0, 1), fixed.target).mean()
+    assert stats["psnr"] == pytest.approx(same["psnr"])  # the stats stay the squared error's
+    assert with_lpips.item() == pytest.approx(loss.item() + 0.5 * distance.item(), rel=1e-4)
+    with pytest.raises(VidpriorError, match="perceptual"):
+        InterpolatorTraining(tiny_net(), clips, batch=2, crop=40, perceptual=-1)
+
+
 def test_an_interrupted_training_resumes_where_it_stopped(tmp_path, monkeypatch, one_thread):
     clips = pans(1)
 
@@ -256,6 +272,10 @@ def test_interpolate_command_with_adaptation_and_the_train_command(tmp_path, vid
     done = vidprior("interpolate", str(source), "-o", str(tmp_path / "o2.mkv"), "--method", "interp", "--weights",
                     str(weights), "--factor", "2", "-q")
     assert done.returncode == 0, done.stderr
+    bad = vidprior("train", "denoiser", "--data", str(data), "-o", str(tmp_path / "d.safetensors"), "--perceptual",
+                   "0.1")
+    assert bad.returncode == 2 and "--perceptual: not a setting of denoiser" in bad.stderr
+    assert len(bad.stderr.splitlines()) == 1
 
 
 @pytest.mark.slow

@@ -99,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=None,
                    help="peak learning rate (fill, vinet: default 5e-4; flowcomp, denoiser, interp, upscaler: 1e-3; "
                         "vdp: 3e-3)")
+    p.add_argument("--perceptual", type=float, default=None, metavar="WEIGHT",
+                   help="interp only: weight of an LPIPS (AlexNet) term beside the squared error (default 0)")
     p.add_argument("--init", type=Path, default=None,
                    help="fill, vinet, denoiser, interp, upscaler: start from these weights instead of from scratch "
                         "(train further)")
@@ -220,8 +222,10 @@ def _decompress(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    given = {k: v for k in ("width", "crop", "batch", "split", "lr", "init", "steps")
+    given = {k: v for k in ("width", "crop", "batch", "split", "lr", "perceptual", "init", "steps")
              if (v := getattr(args, k)) is not None}
+    if "perceptual" in given and args.method != "interp":
+        raise VidpriorError(f"--perceptual: not a setting of {args.method} training (only of interp)")
     if args.hold_out is not None and args.method != "fill":
         raise VidpriorError(f"--hold-out: not a setting of {args.method} training")
     if args.hold_out:

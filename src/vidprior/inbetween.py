@@ -165,12 +165,17 @@ def reversal_blend(a: torch.Tensor, b: torch.Tensor, f01: torch.Tensor, f10: tor
 Synthesis = Callable[..., torch.Tensor]  # (a, b, f01, f10, tau[, f0p, f12]) -> (N, 3, H, W), as `classical`
 
 
-def pair_flows(a: np.ndarray, b: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    """DIS flows a -> b and b -> a of two (H, W, 3) uint8 frames, each (1, 2, H, W); on frames of up to
-    ``FINE_PIXELS``, matched down to full size (thin, fast things are lost at half the size of a small frame)."""
+def frame_flow(a: np.ndarray, b: np.ndarray) -> torch.Tensor:
+    """DIS flow (1, 2, H, W) from (H, W, 3) uint8 frame ``a`` to ``b``, as the method and its training compute
+    it: on frames of up to ``FINE_PIXELS``, matched down to full size (thin, fast things are lost at half the
+    size of a small frame)."""
     finest = 0 if a.shape[0] * a.shape[1] <= FINE_PIXELS else None
-    return (flow.flow_to_tensor(flow.dis_flow(a, b, finest=finest)),
-            flow.flow_to_tensor(flow.dis_flow(b, a, finest=finest)))
+    return flow.flow_to_tensor(flow.dis_flow(a, b, finest=finest))
+
+
+def pair_flows(a: np.ndarray, b: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """`frame_flow` a -> b and b -> a, each (1, 2, H, W)."""
+    return frame_flow(a, b), frame_flow(b, a)
 
 
 def classical(a: torch.Tensor, b: torch.Tensor, f01: torch.Tensor, f10: torch.Tensor, tau: torch.Tensor,

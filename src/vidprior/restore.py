@@ -157,6 +157,7 @@ def restore(task: str, input: Path | str, output: Path | str, *, method: str | N
                 scores.append((len(core), metrics.evaluate(core, truth, hole=window_hole,
                                                           sr_scale=factor if task == "upscale" else None)))
             bar.update(len(core))
+            del observed, hole, problem, result, core  # before the next window is read: one window held, not two
     return Report(output, chosen.name, n_out, time.monotonic() - began, peak_memory_mb(), _mean_scores(scores))
 
 
