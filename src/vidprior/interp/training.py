@@ -172,9 +172,8 @@ class InterpolatorTraining(Objective):
 
 def train_interpolator(data: list[Path], output: Path, *, budget: float, width: int = 32, crop: int = 128,
                        batch: int = 8, lr: float = 1e-3, perceptual: float = 0.0, steps: int = 1_000_000,
-                       init: Path | None = None,
-                       run_dir: Path | None = None, resume: bool = False, device: str = "auto", seed: int = 0,
-                       progress: bool = True) -> dict[str, float]:
+                       init: Path | None = None, run_dir: Path | None = None, resume: bool = False,
+                       device: str = "auto", seed: int = 0, progress: bool = True) -> dict[str, float]:
     """Train an interpolation network (or continue the one in ``init``) on triplets of the clips in ``data``;
     write safetensors to ``output``. Returns figures for the report: steps, seconds, PSNR over the first and
     last 100 steps and on the validation set (network and classical blend). The weights' metadata adds up
