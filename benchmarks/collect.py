@@ -24,6 +24,12 @@ the hole pixels that no frame shows (flowfill fills them with Telea) and `psnr_u
 pixels alone; `s/clip` is wall time per
 clip and `peak MB` the peak resident memory of the benchmark process while the method ran.
 
+Issue 30 made the hybrid codec (x265 veryslow/tune psnr with a trained post-filter over it, fitted to the clip)
+the default of `vidprior compress`: `compress` gains `x265-psnr` (its base alone), `hybrid-plain` (no per-clip
+fit), `hybrid`, and BD-rates against x265 as well as x264, over CRF 23-38; `compress-speed` (`python
+benchmarks/codec_speed.py`) the command line's encode and decode times at 256×144 and 854×480;
+`compress-look-tennis.png` (`python benchmarks/look.py compress tennis`) a crop at CRF 38.
+
 Issue 28 made `flowinterp` splat both frames forward on quadratic paths (DIS matched at full size on small
 frames) and `interp` a synthesis network over the splatted frames and their features: `interpolate` has the
 ablations (`warp=reversal`: the flow reversal of before; `paths=straight`), `interpolate-x4`/`-x8` the wider

@@ -3,6 +3,7 @@
     python benchmarks/look.py denoise schoolgirls   # sigma 25: noisy | window | recurrent | bm4d | clean
     python benchmarks/look.py upscale tennis        # old video: input | lanczos | window | recurrent | truth
     python benchmarks/look.py interpolate tennis    # x2: cross-fade | reversal | splatting | network | truth
+    python benchmarks/look.py compress tennis       # CRF 38: x265 slow | x265 tune psnr | hybrid | truth
 
 Denoising takes the benchmark's first 10 frames with Gaussian noise of sigma 25 (seed 0) and shows frame 5;
 upscaling the first 30 frames downscaled x4 and through x264 at CRF 28 (the benchmark's old-video case) and
@@ -63,7 +64,30 @@ def object_mask(clip: str, index: int) -> np.ndarray:
     return read_video(CLIPS / clip / "masks").frames[index].max(axis=2) > 127
 
 
+LOOK_CRF = 38  # compress: the low end of the benchmark's range, where coding errors show
+
+
+def look_compress(clip: str, out: Path) -> None:
+    """Frame 15 of the first 30 coded at CRF `LOOK_CRF` by x265 (slow), the hybrid's base (x265 tune psnr) and
+    the hybrid codec, its middle enlarged twice."""
+    clean, shown = read_video(CLIPS / clip / "frames").frames[:30], 15
+    view = zoom_on(np.ones(clean.shape[1:3], bool), scale=2)  # the middle of the frame
+    tiles, lines = [], []
+    for codec, name in (("x265", "x265 slow"), ("x265-psnr", "x265 psnr"), ("hybrid", "hybrid")):
+        data = CODECS[codec].encode(clean, 25.0, LOOK_CRF)
+        result = CODECS[codec].decode(data)
+        tiles.append(label(view(result[shown]), f"{name} {len(data)} B"))
+        lines.append(f"{name}: {len(data)} bytes = {metrics.bits_per_pixel(len(data), *clean.shape[:3]):.4f} bpp, "
+                     f"PSNR {metrics.psnr(result, clean):.2f} dB")
+    tiles.append(label(view(clean[shown]), "clean"))
+    path = Path(out) / f"compress-look-{clip}.png"
+    cv2.imwrite(str(path), np.concatenate(tiles, 1)[..., ::-1])
+    print(f"{path}: {clip} frame {shown}, CRF {LOOK_CRF}\n" + "\n".join(lines))
+
+
 def main(task: str, clip: str, out: Path) -> None:
+    if task == "compress":
+        return look_compress(clip, out)
     frames = read_video(CLIPS / clip / "frames").frames
     if task == "denoise":
         clean, shown = frames[:10], 5

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -58,12 +59,31 @@ def test_magnitude_pruning_is_global():
 def test_round_trip_is_bit_exact():
     tensors = _tensors()
     meta = {"fps": 25.0, "size": [144, 256], "frames": 10, "model": {"strides": [4, 2]}}
-    back_meta, back = bitstream.decode(bitstream.encode(meta, tensors))
-    assert back_meta == meta and list(back) == list(tensors)
+    back_meta, back, stream = bitstream.decode(bitstream.encode(meta, tensors))
+    assert back_meta == meta and list(back) == list(tensors) and stream == b""
     for name, q in tensors.items():
         assert np.array_equal(back[name].symbols, q.symbols)
         assert np.array_equal(back[name].values(), q.values())
         assert back[name].bits == q.bits
+
+
+def test_embedded_stream_comes_back_and_version_1_files_still_decode():
+    tensors = _tensors()
+    embedded = bytes(range(256)) * 3 + b"tail"
+    meta, back, stream = bitstream.decode(bitstream.encode({"fps": 25.0}, tensors, embedded))
+    assert stream == embedded and meta == {"fps": 25.0}
+    # a version 1 file: no stream section (written by vidprior before the hybrid codec)
+    body = bitstream.encode({"fps": 25.0}, tensors)[:-4]
+    assert body[-4:] == b"\0\0\0\0"  # the empty stream's length
+    old = body[:4] + struct.pack("<H", 1) + body[6:-4]
+    old += struct.pack("<I", zlib.crc32(old))
+    meta, back, stream = bitstream.decode(old)
+    assert meta == {"fps": 25.0} and stream == b""
+    assert np.array_equal(back["embedding"].symbols, tensors["embedding"].symbols)
+    # a version 2 file whose stream length runs past the end is refused, though its checksum is right
+    lying = body[:-4] + struct.pack("<I", 99)
+    with pytest.raises(bitstream.CorruptFile, match="structure"):
+        bitstream.decode(lying + struct.pack("<I", zlib.crc32(lying)))
 
 
 def test_entropy_coding_compresses_pruned_weights():

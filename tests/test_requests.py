@@ -44,8 +44,11 @@ def test_text_and_typed_values_give_the_same_request(tmp_path: Path):
     ("inpaint", {}, "inpaint needs --mask"),
     ("inpaint", {"mask": "m", "method": "flowfill", "weights": "w.safetensors"},
      "apply to the methods that run a trained network"),
-    ("compress", {"bpp": 20}, "bpp=20.0 is out of range"),
-    ("compress", {"bpp": 0.1, "params": 5000}, "not both"),
+    ("compress", {"bpp": 20}, "hybrid: bpp=20.0 is out of range"),
+    ("compress", {"bpp": 20, "method": "dnerv"}, "dnerv: bpp=20.0 is out of range"),
+    ("compress", {"bpp": 0.1, "params": 5000, "method": "dnerv"}, "not both"),
+    ("compress", {"bpp": 0.1, "param": {"crf": "28"}}, "not both"),
+    ("compress", {"params": 5000}, "--params sets the size of DNeRV's network"),
     ("denoise", {"method": "dip", "param": {"lr": "nan"}}, "dip: lr='nan' is not a number"),
 ])
 def test_bad_values_are_refused_in_one_line(command, values, says):

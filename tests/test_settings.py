@@ -86,7 +86,10 @@ def test_the_command_refuses_a_bad_setting_in_one_line_before_reading_the_input(
                "guide=0.5"], "ilvi: guide='0.5' is not true/false"),
              (["inpaint", "missing.mp4", "--mask", "m", "-o", tmp_path / "o.mp4", "--param", "rounds=11"],
               "fill: rounds=11 is out of range; give 1 to 10"),
-             (["compress", "missing.mp4", "-o", tmp_path / "o.vpr", "--param", "prune=2"], "dnerv: prune=2")]
+             (["compress", "missing.mp4", "-o", tmp_path / "o.vpr", "--method", "dnerv", "--param", "prune=2"],
+              "dnerv: prune=2"),
+             (["compress", "missing.mp4", "-o", tmp_path / "o.vpr", "--param", "prune=2"],
+              "hybrid has no setting 'prune'")]
     for words, says in cases:
         assert main([str(w) for w in words]) == 2
         err = capsys.readouterr().err.strip().splitlines()

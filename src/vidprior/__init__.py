@@ -9,9 +9,16 @@ The Python API in one screen::
     frames = vidprior.METHODS["nlmeans"].run(problem, vidprior.RunOptions())
     print(vidprior.metrics.evaluate(frames, video.frames))
     holes = vidprior.grow_into_shadow(video.frames, holes)   # masks (T, H, W) bool grown into the shadow
+    print(vidprior.compress("clip.mp4", "clip.vpr", crf=30))  # x265 + the post-filter fitted to the clip
+    print(vidprior.decompress("clip.vpr", "back.mp4"))       # base_only=True: the HEVC stream alone
+    print(vidprior.extract("clip.vpr", "base.mp4"))          # the HEVC stream, for any player
+    data = vidprior.CODECS["hybrid"].encode(video.frames, video.fps, 30)   # in memory: bytes, then frames
 """
 
 from . import metrics
+from .compression import run_compress as compress
+from .compression import run_decompress as decompress
+from .compression import run_extract as extract
 from .errors import VidpriorError
 from .masks import MaskSource
 from .methods import CODECS, DEFAULTS, METHODS, RunOptions, get_method
@@ -24,5 +31,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CODECS", "DEFAULTS", "METHODS", "MaskSource", "Problem", "Report", "RunOptions", "Video", "VideoWriter",
-    "VidpriorError", "get_method", "grow_into_shadow", "metrics", "probe", "read_video", "restore", "write_video",
+    "VidpriorError", "compress", "decompress", "extract", "get_method", "grow_into_shadow", "metrics", "probe",
+    "read_video", "restore", "write_video",
 ]

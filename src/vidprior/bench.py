@@ -377,8 +377,18 @@ def per_clip_table(task: str, records: list[Record]) -> str:
     return "\n\n".join(blocks)
 
 
+BD_CRFS = (23, 38)  # BD-rates are taken over this CRF range of the codecs swept by CRF
+
+
+def in_bd_range(record: Record) -> bool:
+    """Whether a compress record counts in BD-rates: codecs swept by CRF only inside `BD_CRFS`."""
+    label, _, value = record.case.partition(" ")
+    return label != "crf" or BD_CRFS[0] <= float(value) <= BD_CRFS[1]
+
+
 def bd_rate_table(records: list[Record], reference: str = "x264") -> str:
-    """Markdown: BD-rate (%) of every other codec against ``reference``, per clip and mean."""
+    """Markdown: BD-rate (%) of every other codec against ``reference``, per clip and mean, over `BD_CRFS`."""
+    records = [r for r in records if in_bd_range(r)]
     codecs = [m for m in dict.fromkeys(r.method for r in records) if m != reference]
     clips = list(dict.fromkeys(r.clip for r in records))
     if reference not in {r.method for r in records} or not codecs:
@@ -388,7 +398,8 @@ def bd_rate_table(records: list[Record], reference: str = "x264") -> str:
         rs = [r for r in records if r.clip == clip and r.method == codec]
         return [r.metrics["bpp"] for r in rs], [r.metrics["psnr"] for r in rs]
 
-    lines = [f"BD-rate against {reference} (%, negative = fewer bits at equal PSNR; over the common PSNR range)",
+    lines = [f"BD-rate against {reference} (%, negative = fewer bits at equal PSNR; CRF {BD_CRFS[0]}-{BD_CRFS[1]} "
+             "for the codecs swept by CRF, over the common PSNR range)",
              "| clip | " + " | ".join(codecs) + " |", "|---|" + "---|" * len(codecs)]
     table = {c: [metrics.bd_rate(*curve(clip, reference), *curve(clip, c)) for clip in clips] for c in codecs}
     for i, clip in enumerate(clips):
@@ -451,7 +462,8 @@ def write_outputs(out: Path, task: str, records: list[Record], bench: Benchmark)
     budget += "".join(f"; {p}" for p in params)
     text = (f"## {name}\n\n{bench.frames} frames per clip{budget}; {machine}; {meta['date']}.\n\n"
             f"{summary_table(task, records)}\n\n{per_clip_table(task, records)}\n\n"
-            + (f"{bd_rate_table(records)}\n\n" if task == "compress" else "") + f"![{name}]({name}.png)\n")
+            + "".join(f"{bd_rate_table(records, reference)}\n\n" for reference in ("x264", "x265")
+                      if task == "compress") + f"![{name}]({name}.png)\n")
     (out / f"{name}.md").write_text(text)
     plot(task, records, out / f"{name}.png")
     print(f"wrote {out / f'{name}.json'}, {out / f'{name}.md'}, {out / f'{name}.png'}")

@@ -1,5 +1,5 @@
 """The ``vidprior`` command: one subcommand per task (inpaint, denoise, interpolate, upscale), ``compress``,
-``decompress``, ``retarget``, and ``methods``, ``train``, ``bench``, ``batch``, ``serve``, ``demo``.
+``decompress``, ``extract``, ``retarget``, and ``methods``, ``train``, ``bench``, ``batch``, ``serve``, ``demo``.
 
 The commands that restore, compress or retarget a video take their flags from the options that
 `vidprior.requests` declares and run a checked `Request`. Bad input ends with a one-line
@@ -16,12 +16,13 @@ from pathlib import Path
 from .batch import JOB_FILE
 from .errors import VidpriorError
 from .fit import Interrupted
-from .methods import CODECS, DEFAULTS, METHODS, get_method
+from .methods import CODECS, COMPRESSORS, DEFAULTS, METHODS, get_method
 from .progress import report_to
 from .requests import COMMANDS, DEVICES, OPTIONS, STATUS, Request, default_run_dir, parse_duration, parse_params
 
-_COMMAND_HELP = {("compress", "budget"): "fitting time, e.g. 90s, 5m (default 150s)",
-                 ("compress", "param"): "DNeRV setting (e.g. prune=0.2; `vidprior methods dnerv` lists them)",
+_COMMAND_HELP = {("compress", "budget"): "dnerv: fitting time, e.g. 90s, 5m (default 150s)",
+                 ("compress", "param"): "setting of the method (hybrid: crf=28, update=false; dnerv: prune=0.2; "
+                                        "`vidprior methods NAME` lists them)",
                  ("compress", "input"): "video file or frame folder"}
 
 
@@ -66,17 +67,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=Path, required=True, help=".mp4/.mov, .mkv (lossless) or a folder")
     p.add_argument("--crf", type=int, default=18, help="H.264 quality for .mp4/.mov output (default 18)")
     p.add_argument("--device", default="auto", choices=DEVICES)
+    p.add_argument("--base-only", action="store_true",
+                   help="hybrid files: the HEVC base stream alone, without the post-filter")
+    p.add_argument("--weights", type=Path, default=None,
+                   help="hybrid files: the post-filter weights the file was made with (default: the shipped ones)")
+    p = sub.add_parser("extract", help="write the HEVC base stream of a hybrid .vpr file as an .mp4 any player plays")
+    p.add_argument("input", type=Path, help="a file written by `vidprior compress` (--method hybrid)")
+    p.add_argument("-o", "--output", type=Path, required=True, help="NAME.mp4")
     p = sub.add_parser("methods", help="list the methods and the tasks each serves, or one method's settings")
     p.add_argument("name", nargs="?", help="a method: print its settings (--param KEY=VALUE)")
 
-    p = sub.add_parser("train", help="train a network (fill, vinet, flowcomp, denoiser, interp, upscaler) or a "
-                                     "learned start (vdp) on clips")
-    p.add_argument("method", choices=["fill", "vinet", "flowcomp", "denoiser", "interp", "upscaler", "vdp"],
+    p = sub.add_parser("train", help="train a network (fill, vinet, flowcomp, denoiser, interp, upscaler, "
+                                     "postfilter) or a learned start (vdp) on clips")
+    p.add_argument("method", choices=["fill", "vinet", "flowcomp", "denoiser", "interp", "upscaler", "postfilter",
+                                      "vdp"],
                    help="fill (the learned fill over flowfill in object removal, trained with synthetic holes), "
                         "vinet (video inpainting), flowcomp (flow completion inside holes, trained on flows), "
                         "denoiser (multi-frame denoising, trained with synthetic noise), interp (frame "
                         "interpolation, trained on runs of five frames), upscaler (multi-frame x2/x3/x4 upscaling, "
-                        "trained on downscaled clips) or vdp (a learned start "
+                        "trained on downscaled clips), postfilter (the hybrid codec's HEVC post-filter, trained on "
+                        "clips coded by x265) or vdp (a learned start "
                         "for VDP's denoising fits, by Reptile; use it with --param init=FILE)")
     p.add_argument("--data", type=Path, action="append", required=True,
                    help="clips: a video file, a folder with frames/ (+ masks/ lending hole shapes), or a folder of "
@@ -87,18 +97,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="most training steps (default: as many as the budget allows)")
     p.add_argument("--width", type=int, default=None,
                    help="network width (fill: default 24; vinet: default 8, the paper 32; flowcomp: default 16; "
-                        "denoiser and interp: 32; upscaler: 48; recurrent upscaler: 48)")
+                        "denoiser and interp: 32; upscaler: 48; recurrent upscaler: 48; postfilter: 48)")
     p.add_argument("--crop", type=int, default=None,
                    help="training crop size in pixels (fill, vinet: default 128; flowcomp: default 96, at 1/4 size; "
-                        "denoiser: 96, recurrent 64; interp: 128; upscaler: 48 at the low resolution, recurrent 32)")
+                        "denoiser: 96, recurrent 64; interp: 128; upscaler: 48 at the low resolution, recurrent 32; "
+                        "postfilter: 96)")
     p.add_argument("--batch", type=int, default=None,
                    help="crops per step (fill: default 4; vinet: default 2; flowcomp: default 4; denoiser, interp, "
-                        "upscaler: 8; recurrent denoiser and upscaler: 4 sequences of 10 frames)")
+                        "upscaler: 8; recurrent denoiser and upscaler: 4 sequences of 10 frames; postfilter: 16)")
     p.add_argument("--split", type=float, default=None,
                    help="vinet only: share of the budget for the first (non-recurrent) stage (default 0.6)")
     p.add_argument("--lr", type=float, default=None,
-                   help="peak learning rate (fill, vinet: default 5e-4; flowcomp, denoiser, interp, upscaler: 1e-3; "
-                        "vdp: 3e-3)")
+                   help="peak learning rate (fill, vinet: default 5e-4; flowcomp, denoiser, interp, upscaler, "
+                        "postfilter: 1e-3; vdp: 3e-3)")
     p.add_argument("--perceptual", type=float, default=None, metavar="WEIGHT",
                    help="interp only: weight of an LPIPS (AlexNet) term beside the squared error (default 0)")
     p.add_argument("--init", type=Path, default=None,
@@ -170,8 +181,8 @@ def _run_request(args: argparse.Namespace) -> int:
     if request.command == "compress":
         from .compression import run_compress
 
-        print(run_compress(request.input, request.output, options, bpp=request.bpp, params=request.params,
-                           start=request.start, frames=request.frames))
+        print(run_compress(request.input, request.output, options, method=request.method, bpp=request.bpp,
+                           params=request.params, start=request.start, frames=request.frames))
     elif request.command == "retarget":
         from .retarget import retarget
 
@@ -189,17 +200,19 @@ def _run_request(args: argparse.Namespace) -> int:
 
 def _list_methods(args: argparse.Namespace) -> int:
     """All methods with their tasks, or (``vidprior methods NAME``) one method's settings."""
-    if args.name in CODECS:
-        print(f"{args.name} (codec; compress): {CODECS[args.name].summary}")
-        return 0
     if args.name:
-        if args.name not in METHODS:
+        if args.name in METHODS:
+            method = METHODS[args.name]
+            print(f"{method.name} ({method.family}; {', '.join(method.tasks)}): {method.summary}")
+            settings = method.settings
+        elif args.name in CODECS:
+            print(f"{args.name} (codec; compress): {CODECS[args.name].summary}")
+            settings = CODECS[args.name].settings
+        else:
             get_method(args.name, "inpaint")  # the one-line 'unknown method' error
-        method = METHODS[args.name]
-        print(f"{method.name} ({method.family}; {', '.join(method.tasks)}): {method.summary}")
-        if not method.settings:
+        if not settings:
             print("no settings")
-        for setting in method.settings:
+        for setting in settings:
             d = setting.describe()
             print(f"  --param {d['name']}={d['default'] if d['default'] is not None else ''}".ljust(34)
                   + f" {d['type']:<6} {d['range']:<22} {d['help']}")
@@ -209,7 +222,7 @@ def _list_methods(args: argparse.Namespace) -> int:
         tasks = ", ".join(t + ("*" if DEFAULTS.get(t) == m.name else "") for t in m.tasks)
         print(f"{m.name:<12} {m.family:<13} {tasks:<36} {m.summary}")
     for c in CODECS.values():
-        print(f"{c.name:<12} {'codec':<13} {'compress':<36} {c.summary}")
+        print(f"{c.name:<12} {'codec':<13} {'compress' + ('*' if c.name == COMPRESSORS[0] else ''):<36} {c.summary}")
     print("* = default for that task; `vidprior methods NAME` lists a method's settings")
     return 0
 
@@ -217,7 +230,15 @@ def _list_methods(args: argparse.Namespace) -> int:
 def _decompress(args: argparse.Namespace) -> int:
     from .compression import run_decompress
 
-    print(run_decompress(args.input, args.output, crf=args.crf, device=args.device))
+    print(run_decompress(args.input, args.output, crf=args.crf, device=args.device, base_only=args.base_only,
+                         weights=args.weights))
+    return 0
+
+
+def _extract(args: argparse.Namespace) -> int:
+    from .compression import run_extract
+
+    print(run_extract(args.input, args.output))
     return 0
 
 
@@ -243,13 +264,14 @@ def _train(args: argparse.Namespace) -> int:
         if refused:
             raise VidpriorError(f"{' and '.join(refused)}: not a setting of the VDP start (it takes --lr, --steps)")
         figures = train_vdp(args.data, args.output, budget=parse_duration(args.budget), **given, **common)
-    elif args.method in ("fill", "flowcomp", "denoiser", "interp", "upscaler"):
+    elif args.method in ("fill", "flowcomp", "denoiser", "interp", "upscaler", "postfilter"):
         import importlib
 
         module, function = {"fill": ("fill", "train_fill"), "flowcomp": ("flowcomp", "train_flowcomp"),
                             "denoiser": ("denoiser", "train_denoiser"),
                             "interp": ("interp", "train_interpolator"),
-                            "upscaler": ("upscaler", "train_upscaler")}[args.method]
+                            "upscaler": ("upscaler", "train_upscaler"),
+                            "postfilter": ("postfilter", "train_postfilter")}[args.method]
         refused = [f"--{k}" for k in ("split", "init") if k in given and (k == "split" or args.method == "flowcomp")]
         if refused:
             raise VidpriorError(f"{' and '.join(refused)}: not a setting of {args.method} training")
@@ -301,8 +323,8 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-HANDLERS = {**dict.fromkeys(COMMANDS, _run_request), "decompress": _decompress, "methods": _list_methods,
-            "train": _train, "bench": _bench, "batch": _batch, "serve": _serve, "demo": _demo}
+HANDLERS = {**dict.fromkeys(COMMANDS, _run_request), "decompress": _decompress, "extract": _extract,
+            "methods": _list_methods, "train": _train, "bench": _bench, "batch": _batch, "serve": _serve, "demo": _demo}
 
 
 def _resume_command(args: argparse.Namespace, argv: list[str] | None) -> str:

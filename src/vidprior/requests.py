@@ -27,9 +27,9 @@ import numpy as np
 
 from .errors import VidpriorError
 from .masks import check_dilation
-from .methods import METHODS, Method, RunOptions, get_method
+from .methods import CODECS, COMPRESSORS, METHODS, Method, RunOptions, get_method
 from .problems import Problem
-from .settings import number, whole
+from .settings import number, parse_settings, whole
 
 TASKS = {
     "inpaint": "remove objects: fill the masked region of every frame",
@@ -39,7 +39,7 @@ TASKS = {
 }
 COMMANDS = {
     **TASKS,
-    "compress": "fit DNeRV to a video and store it as a small .vpr file",
+    "compress": "store a video as a small .vpr file (HEVC with a post-filter fitted to it, or DNeRV)",
     "retarget": "change the width of a video, keeping a masked object at its size",
 }
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -181,6 +181,8 @@ OPTIONS: dict[str, tuple[Option, ...]] = {
                 Option("sigma", number, f"{SIGMA_HELP} of a noisy low-resolution input (vdp/dip stop at that "
                                          "noise floor)", what="a number"), *TRAINED),
     "compress": (INPUT, Option("output", _path, "the compressed file, NAME.vpr", required=True, short="-o"),
+                 Option("method", str, "hybrid (x265 with a post-filter fitted to the clip; the default) or dnerv "
+                        "(a network fitted to the whole clip)", choices=COMPRESSORS),
                  Option("bpp", number, "target bits per pixel (default: what x264 needs at CRF 23)", what="a number"),
                  Option("params", whole, "target decoder size in weights (e.g. 50000), instead of --bpp"),
                  START, FRAMES, *FITTING),
@@ -291,9 +293,17 @@ class Request:
                 raise VidpriorError(f"--weights and --adapt apply to the methods that run a trained network "
                                     f"({trained}), not to {method.name}")
         if self.command == "compress":
+            rate = {k: v for k, v in (("bpp", self.bpp), ("params", self.params)) if v is not None}
+            if (self.method or COMPRESSORS[0]) == "hybrid":
+                if self.params is not None:
+                    raise VidpriorError("--params sets the size of DNeRV's network; the hybrid codec takes --bpp or "
+                                        "--param crf=N")
+                settings = parse_settings(CODECS["hybrid"].settings, {**self.param, **rate}, "hybrid")
+                if settings["bpp"] is not None and settings["crf"] is not None:
+                    raise VidpriorError("give --bpp or --param crf=N, not both")
+                return
             if self.bpp is not None and self.params is not None:
                 raise VidpriorError("give --bpp or --params, not both")
-            rate = {k: v for k, v in (("bpp", self.bpp), ("params", self.params)) if v is not None}
             METHODS["dnerv"].settings_from({**self.param, **rate})
         else:
             check_request(self.task, self.chosen_method, self.k, self.sigma, self.method_settings())

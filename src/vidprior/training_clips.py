@@ -95,3 +95,18 @@ def clip_weights(clips: list[TrainingClip], length: int) -> np.ndarray:
     """How often to draw each clip: by how many sequences of ``length`` frames it holds (sums to 1)."""
     weights = np.array([len(c.frames) - length + 1 for c in clips], dtype=float)
     return weights / weights.sum()
+
+
+def shrunk(clip: TrainingClip, longest: int) -> TrainingClip:
+    """``clip`` taken down (area interpolation) so that its longer side is at most ``longest`` pixels."""
+    height, width = clip.frames.shape[1:3]
+    factor = longest / max(height, width)
+    if factor >= 1:
+        return clip
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    frames = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in clip.frames])
+    shapes = None
+    if clip.shapes is not None:
+        shapes = np.stack([cv2.resize(s.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) for s in clip.shapes])
+        shapes = shapes.astype(bool)
+    return TrainingClip(clip.name, frames, None, shapes)

@@ -1,11 +1,15 @@
 """The ``.vpr`` file: a neural video representation's quantised tensors, entropy coded.
 
-Layout (little endian), version 1::
+Layout (little endian), version 2::
 
     magic b"VPRN" | u16 version | u32 header bytes | header (UTF-8 JSON)
     | u32 params bytes | params (float32 scales and offsets of each tensor, then u16 histograms)
     | u32 payload words | payload (u32 words of one ANS stream holding every tensor's symbols)
+    | u32 stream bytes | stream (an embedded video stream, e.g. the hybrid codec's HEVC base; may be empty)
     | u32 CRC-32 of everything before it
+
+Version 1 (files of vidprior before the hybrid codec) is the same without the stream section; it is
+still read.
 
 The header holds the caller's metadata (sizes, fps, frame count, model settings) and, per tensor,
 its name, shape, bit width and number of quantisation channels. The symbols of all tensors of
@@ -27,7 +31,7 @@ from ..errors import VidpriorError
 from .quantize import Quantized
 
 MAGIC = b"VPRN"
-VERSION = 1
+VERSION = 2
 
 
 class CorruptFile(VidpriorError):
@@ -57,8 +61,9 @@ def _model(counts: np.ndarray):
     return constriction.stream.model.Categorical(counts.astype(np.float64), perfect=False)
 
 
-def encode(meta: dict, tensors: dict[str, Quantized]) -> bytes:
-    """The file's bytes for ``tensors`` (name -> quantised tensor) and JSON-serialisable ``meta``."""
+def encode(meta: dict, tensors: dict[str, Quantized], stream: bytes = b"") -> bytes:
+    """The file's bytes for ``tensors`` (name -> quantised tensor), JSON-serialisable ``meta`` and an embedded
+    ``stream``."""
     import constriction
 
     entries = [{"name": name, "shape": list(q.symbols.shape), "bits": q.bits, "channels": int(q.scale.size)}
@@ -77,12 +82,13 @@ def encode(meta: dict, tensors: dict[str, Quantized]) -> bytes:
     params = b"".join([*(np.concatenate([q.scale, q.offset]).astype("<f4").tobytes() for q in tensors.values()),
                        *(histograms[b][1].astype("<u2").tobytes() for b in widths)])
     body = b"".join([MAGIC, struct.pack("<HI", VERSION, len(header)), header, struct.pack("<I", len(params)),
-                     params, struct.pack("<I", len(payload) // 4), payload])
+                     params, struct.pack("<I", len(payload) // 4), payload, struct.pack("<I", len(stream)), stream])
     return body + struct.pack("<I", zlib.crc32(body))
 
 
-def decode(data: bytes) -> tuple[dict, dict[str, Quantized]]:
-    """(meta, tensors) from a file's bytes; raises `CorruptFile` for anything that is not a sound file."""
+def decode(data: bytes) -> tuple[dict, dict[str, Quantized], bytes]:
+    """(meta, tensors, stream) from a file's bytes; raises `CorruptFile` for anything that is not a sound
+    file."""
     import constriction
 
     if len(data) < 4 or data[:4] != MAGIC:
@@ -105,6 +111,13 @@ def decode(data: bytes) -> tuple[dict, dict[str, Quantized]]:
         pos += 4 + param_len
         (words,) = struct.unpack_from("<I", body, pos)
         payload = np.frombuffer(body, "<u4", words, pos + 4).astype(np.uint32)
+        pos += 4 + 4 * words
+        stream = b""
+        if version >= 2:
+            (stream_len,) = struct.unpack_from("<I", body, pos)
+            stream = body[pos + 4: pos + 4 + stream_len]
+            if len(stream) != stream_len or pos + 4 + stream_len != len(body):
+                raise ValueError("the stream section does not end where the file does")
         entries = header["tensors"]
         floats = np.frombuffer(params, "<f4", sum(2 * e["channels"] for e in entries))
         at, histograms = floats.nbytes, {}
@@ -125,5 +138,5 @@ def decode(data: bytes) -> tuple[dict, dict[str, Quantized]]:
             first, counts = histograms[bits]
             symbols = np.asarray(coder.decode(_model(counts), count), np.int32) + first
         tensors[entry["name"]] = Quantized(symbols.reshape(shape), bits, scale.copy(), shift.copy())
-    return header["meta"], tensors
+    return header["meta"], tensors, stream
 

@@ -16,7 +16,6 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
@@ -24,7 +23,7 @@ from .. import flow, flowfill, propagation
 from ..errors import VidpriorError
 from ..fit import fingerprint
 from ..perceptual import cache_dir as vidprior_cache
-from ..training_clips import TrainingClip, clip_paths, load_training_clip, synthetic_holes
+from ..training_clips import clip_paths, load_training_clip, shrunk, synthetic_holes
 
 DRAWS = 2  # hole sets (each a flowfill run) per clip
 MIN_FRAMES = 4
@@ -60,21 +59,6 @@ class FillClip:
     name: str
     frames: np.ndarray
     draws: list[Draw]
-
-
-def shrunk(clip: TrainingClip, longest: int) -> TrainingClip:
-    """``clip`` taken down (area interpolation) so that its longer side is at most ``longest`` pixels."""
-    height, width = clip.frames.shape[1:3]
-    factor = longest / max(height, width)
-    if factor >= 1:
-        return clip
-    size = (max(1, round(width * factor)), max(1, round(height * factor)))
-    frames = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in clip.frames])
-    shapes = None
-    if clip.shapes is not None:
-        shapes = np.stack([cv2.resize(s.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) for s in clip.shapes])
-        shapes = shapes.astype(bool)
-    return TrainingClip(clip.name, frames, None, shapes)
 
 
 def draw(frames: np.ndarray, holes: np.ndarray, key: str, loud: bool = False) -> Draw:

@@ -6,13 +6,14 @@
 from __future__ import annotations
 
 from ..errors import VidpriorError
-from . import classical, denoiser, dnerv, fill, ilvi, interp, upscaler, vdp, vinet
+from . import classical, denoiser, dnerv, fill, hybrid, ilvi, interp, upscaler, vdp, vinet
 from .base import Codec, Method, RunOptions
 
 METHODS: dict[str, Method] = {m.name: m for m in [*classical.METHODS, *ilvi.METHODS, *vdp.METHODS, *dnerv.METHODS,
                                                 *vinet.METHODS, *fill.METHODS, *denoiser.METHODS, *interp.METHODS,
                                                 *upscaler.METHODS]}
-CODECS: dict[str, Codec] = {c.name: c for c in [*classical.CODECS, *dnerv.CODECS]}
+CODECS: dict[str, Codec] = {c.name: c for c in [*classical.CODECS, *hybrid.CODECS, *dnerv.CODECS]}
+COMPRESSORS = ("hybrid", "dnerv")  # the codecs `vidprior compress` writes .vpr files with, the default first
 DEFAULTS: dict[str, str] = {
     "inpaint": "fill",
     "denoise": "denoiser",
@@ -33,4 +34,4 @@ def get_method(name: str | None, task: str) -> Method:
     return method
 
 
-__all__ = ["CODECS", "DEFAULTS", "METHODS", "Codec", "Method", "RunOptions", "get_method"]
+__all__ = ["CODECS", "COMPRESSORS", "DEFAULTS", "METHODS", "Codec", "Method", "RunOptions", "get_method"]

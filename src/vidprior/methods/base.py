@@ -96,3 +96,4 @@ class Codec:
     decode: Callable[[bytes], np.ndarray]
     qualities: tuple[float, ...]
     quality_name: str = "crf"
+    settings: tuple[Setting, ...] = ()  # what `vidprior compress --method NAME --param` sets

@@ -12,7 +12,7 @@ import numpy as np
 from .. import inbetween
 from ..denoiser.noise import estimate_sigma
 from ..flowfill import flowfill, inpaint_frame
-from ..mp4 import decode, encoder
+from ..mp4 import X264_VERYSLOW, X265_BASE, X265_SLOW, decode
 from ..problems import Problem
 from ..progress import Bar
 from ..settings import Setting
@@ -173,7 +173,7 @@ def _denoise_then_upscale(problem: Problem, options: RunOptions) -> np.ndarray:
 
 # ------------------------------------------------------------------------------ codecs
 
-_CRFS = (18.0, 23.0, 28.0, 33.0, 38.0, 43.0, 48.0)
+CRF_SWEEP = (18.0, 23.0, 28.0, 33.0, 38.0, 43.0, 48.0)
 
 RADIUS = Setting("radius", 5.0, "neighbourhood radius in pixels of OpenCV's inpainting", low=1, high=100)
 FLOWFILL_SETTINGS = (
@@ -232,7 +232,9 @@ METHODS: list[Method] = [
 
 CODECS: list[Codec] = [
     Codec("x264", "H.264 (libx264, preset veryslow, yuv420p) at a CRF.",
-          encoder("libx264", {"preset": "veryslow"}), decode, _CRFS),
+          X264_VERYSLOW, decode, CRF_SWEEP),
     Codec("x265", "HEVC (libx265, preset slow, yuv420p) at a CRF.",
-          encoder("libx265", {"preset": "slow", "x265-params": "log-level=error"}), decode, _CRFS),
+          X265_SLOW, decode, CRF_SWEEP),
+    Codec("x265-psnr", "HEVC as the hybrid codec's base: libx265 preset veryslow, tune psnr (no psycho-visual "
+          "tuning), at a CRF.", X265_BASE, decode, CRF_SWEEP),
 ]

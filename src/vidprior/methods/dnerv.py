@@ -195,7 +195,7 @@ def compress(frames: np.ndarray, fps: float, options: RunOptions) -> bytes:
 
 def decompress(data: bytes, device: str = "cpu") -> tuple[np.ndarray, float]:
     """(frames (T, H, W, 3) uint8, fps) from a .vpr file's bytes."""
-    meta, tensors = bitstream.decode(data)
+    meta, tensors, _ = bitstream.decode(data)
     if meta.get("format") != FORMAT:
         raise bitstream.CorruptFile(f"the .vpr file holds '{meta.get('format')}', not a {FORMAT} video")
     decoder = DnervDecoder(DnervConfig.from_dict(meta["config"])).to(device)
