@@ -138,9 +138,9 @@ def compress(frames: np.ndarray, fps: float, options: RunOptions) -> bytes:
     target = int(bpp * frames[..., 0].size / 8)
     streams = {}
 
-    def size(c: int) -> int:  # the file without an update at CRF c
+    def size(c: int) -> int:  # the largest file without an update at CRF c (level null is the longest header)
         streams[c] = streams.get(c) or X265_BASE(frames, fps, c)
-        return len(_pack(streams[c], c, c, fps, len(frames), "0" * 16, None))
+        return len(_pack(streams[c], c, None, fps, len(frames), "0" * 16, None))
 
     low, high = 0, MAX_CRF  # the smallest CRF whose file fits: sizes fall as the CRF rises
     if size(high) > target:
