@@ -65,9 +65,8 @@ SETTINGS = (
 
 @dataclass
 class Candidate:
-    """One way to code the clip: the base at ``crf``, with or without an update; its file and PSNR."""
+    """One way to code the clip (a CRF, the filter on or off, with or without an update): its file and PSNR."""
 
-    crf: int
     data: bytes
     psnr: float
 
@@ -98,18 +97,18 @@ def code_at(frames: np.ndarray, fps: float, crf: int, net: PostFilter, fit: bool
     sample = ClipSample(decode(stream), frames)
     filter_id = weights_id(net)
     base_error = float(((sample.decoded[sample.index].astype(np.float32) - frames[sample.index]) ** 2).mean())
-    off = Candidate(crf, _pack(stream, crf, None, fps, len(frames), filter_id, None), _psnr(base_error))
+    off = Candidate(_pack(stream, crf, None, fps, len(frames), filter_id, None), _psnr(base_error))
     if use == "off":
         return [off]
     level = min((min(max(crf + d, 0), MAX_CRF) for d in LEVELS), key=lambda c: sample.error(net, c))
     plain = _pack(stream, crf, level, fps, len(frames), filter_id, None)
-    out = [Candidate(crf, plain, _psnr(sample.error(net, level)))]
+    out = [Candidate(plain, _psnr(sample.error(net, level)))]
     if use == "auto" and out[0].psnr <= off.psnr:  # e.g. content unlike the training clips: it would hurt
         return [off]
     if fit:
         data = _pack(stream, crf, level, fps, len(frames), filter_id, fit_update(net, sample, level))
         tuned = updated(net, _unpacked_update(data, net.config.width))
-        out.append(Candidate(crf, data, _psnr(sample.error(tuned, level))))
+        out.append(Candidate(data, _psnr(sample.error(tuned, level))))
     return out
 
 
