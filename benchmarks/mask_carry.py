@@ -1,13 +1,18 @@
 """Masks painted on a few keyframes, turned into masks for every frame: how well each method follows the object.
 
 For each clip with ``masks/`` (the true object masks), the keyframes' masks are painted from the true
-ones (first and last frame; a second case adds the middle frame) and every method makes the masks of
+ones (the first frame; the first and last; first, middle and last) and every method makes the masks of
 all frames; the score is the IoU with the true mask, mean over the frames that are not keyframes.
 Methods: ``glide`` (`vidprior.masks.keyframe_masks`: the mask moved in a straight line between
-keyframes), ``flow`` (`vidprior.carry.carry_masks` without snapping: carried along the optical flow)
-and ``flow+snap`` (carried and snapped to the object, the default). Seconds: one clip, all its frames.
+keyframes), ``flow`` (`vidprior.carry.carry_masks` without snapping: carried along the optical flow),
+``flow+snap`` (carried and snapped to the object), ``network`` (carried and decided by the trained
+mask-propagation network, `vidprior.maskprop`) and ``adapted`` (the network fine-tuned on the keyframes
+first, `maskprop.adaptation`, its seconds included). All but glide make every mask an object
+(`carry.whole`). Seconds: one clip, all its frames. Holes: carried masks that enclose background (the true
+masks of these clips have none at the keyframes).
 
-    python benchmarks/mask_carry.py ../shared/data/clips [--only tennis] [--frames 60] [--out benchmarks/results]
+    python benchmarks/mask_carry.py ../shared/data/clips [--only tennis] [--frames 60] [--weights FILE]
+        [--adapt 8] [--out benchmarks/results]
 """
 
 import argparse
@@ -19,15 +24,23 @@ from pathlib import Path
 
 import numpy as np
 
-from vidprior.carry import carry_masks
+from vidprior.carry import carry_masks, has_holes
+from vidprior.maskprop.inference import refiner
 from vidprior.masks import keyframe_masks
 from vidprior.video import iter_frames, probe
 
+OPTIONS: dict = {"weights": None, "adapt": 8.0}  # --weights, --adapt
 METHODS = {
     "glide": lambda video, keys, total: keyframe_masks(keys, total),
     "flow": lambda video, keys, total: carry_masks(video, keys, total, snap=False),
     "flow+snap": lambda video, keys, total: carry_masks(video, keys, total, snap=True),
+    "network": lambda video, keys, total: carry_masks(video, keys, total, refine=refiner(video, keys, OPTIONS["weights"])),
+    "adapted": lambda video, keys, total: carry_masks(video, keys, total,
+                                                      refine=refiner(video, keys, OPTIONS["weights"],
+                                                                     adapt_seconds=OPTIONS["adapt"])),
 }
+CASES = {"1 keyframe": lambda total: [0], "2 keyframes": lambda total: [0, total - 1],
+         "3 keyframes": lambda total: [0, total // 2, total - 1]}
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -36,14 +49,16 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
 
 
-def score(method: str, clip: Path, truth: np.ndarray, keys: list[int]) -> tuple[float, float]:
-    """(mean IoU over the frames that are not keyframes, seconds) of ``method`` on ``clip`` with the true masks
-    (T, H, W) painted on the ``keys`` frames."""
+def score(method: str, clip: Path, truth: np.ndarray, keys: list[int]) -> tuple[float, float, list[float], int]:
+    """(mean IoU over the frames that are not keyframes, seconds, IoU per frame, masks with holes) of ``method``
+    on ``clip`` with the true masks (T, H, W) painted on the ``keys`` frames."""
     total = len(truth)
     start = time.perf_counter()
     masks = list(METHODS[method](clip / "frames", {k: truth[k] for k in keys}, total))
     seconds = time.perf_counter() - start
-    return float(np.mean([iou(m, truth[t]) for t, m in enumerate(masks) if t not in keys])), seconds
+    per_frame = [iou(m, truth[t]) for t, m in enumerate(masks)]
+    holes = sum(has_holes(m) for t, m in enumerate(masks) if t not in keys)
+    return float(np.mean([v for t, v in enumerate(per_frame) if t not in keys])), seconds, per_frame, holes
 
 
 def main() -> None:
@@ -51,31 +66,40 @@ def main() -> None:
     parser.add_argument("clips", type=Path, help="folder of clips: <name>/frames/ and <name>/masks/ (255 = object)")
     parser.add_argument("--only", default=None, help="comma-separated clip names (default: all with masks)")
     parser.add_argument("--frames", type=int, default=60, help="frames of each clip (the first ones)")
+    parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated methods")
+    parser.add_argument("--weights", type=Path, default=None, help="mask-propagation weights (default: shipped)")
+    parser.add_argument("--adapt", type=float, default=OPTIONS["adapt"], help="seconds of fine-tuning for 'adapted'")
     parser.add_argument("--out", type=Path, default=None, help="also write mask-carry.md and .json in this folder")
     args = parser.parse_args()
+    OPTIONS.update(weights=args.weights, adapt=args.adapt)
+    methods = args.methods.split(",")
     clips = sorted(p for p in args.clips.iterdir() if (p / "masks").is_dir()
                    and (not args.only or p.name in args.only.split(",")))
     rows = []
     for clip in clips:
         total = min(args.frames, probe(clip / "frames").frames)
         truth = np.stack([f.max(axis=2) > 127 for f in iter_frames(clip / "masks", 0, total)])
-        for case, keys in (("2 keyframes", [0, total - 1]), ("3 keyframes", [0, total // 2, total - 1])):
-            for method in METHODS:
-                value, seconds = score(method, clip, truth, keys)
+        for case, keys in ((case, pick(total)) for case, pick in CASES.items()):
+            for method in methods:
+                value, seconds, per_frame, holes = score(method, clip, truth, keys)
                 rows.append({"clip": clip.name, "case": case, "keyframes": keys, "method": method, "iou": value,
-                             "seconds": seconds, "size": f"{truth.shape[2]}x{truth.shape[1]}", "frames": total})
-                print(f"{clip.name:12s} {case} {method:10s} IoU {value:.3f}  {seconds:.1f} s", flush=True)
+                             "seconds": seconds, "holes": holes, "per_frame": per_frame,
+                             "size": f"{truth.shape[2]}x{truth.shape[1]}", "frames": total})
+                print(f"{clip.name:12s} {case} {method:10s} IoU {value:.3f}  {seconds:.1f} s  {holes} with holes",
+                      flush=True)
     lines = []
-    for case in ("2 keyframes", "3 keyframes"):
-        lines += [f"{case}: mean IoU over the other frames (seconds per clip)", "",
-                  "| clip | " + " | ".join(METHODS) + " |", "|---" * (len(METHODS) + 1) + "|"]
+    for case in CASES:
+        lines += [f"{case}: mean IoU over the other frames (seconds per clip; masks with holes)", "",
+                  "| clip | " + " | ".join(methods) + " |", "|---" * (len(methods) + 1) + "|"]
         cell = {(r["clip"], r["method"]): r for r in rows if r["case"] == case}
         for clip in clips:
             lines.append(f"| {clip.name} | " + " | ".join(
-                f"{cell[clip.name, m]['iou']:.3f} ({cell[clip.name, m]['seconds']:.1f} s)" for m in METHODS) + " |")
+                f"{cell[clip.name, m]['iou']:.3f} ({cell[clip.name, m]['seconds']:.1f} s; {cell[clip.name, m]['holes']})"
+                for m in methods) + " |")
         lines += ["| mean | " + " | ".join(
-            f"{np.mean([cell[c.name, m]['iou'] for c in clips]):.3f} "
-            f"({np.mean([cell[c.name, m]['seconds'] for c in clips]):.1f} s)" for m in METHODS) + " |", ""]
+            f"**{np.mean([cell[c.name, m]['iou'] for c in clips]):.3f}** "
+            f"({np.mean([cell[c.name, m]['seconds'] for c in clips]):.1f} s; "
+            f"{sum(cell[c.name, m]['holes'] for c in clips)})" for m in methods) + " |", ""]
     print("\n".join(lines))
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
@@ -85,7 +109,9 @@ def main() -> None:
             f"`python benchmarks/mask_carry.py {args.clips} --out {args.out}`: the clips with true object masks "
             f"({size}, first {args.frames} frames), keyframes painted from the true masks; IoU with the true "
             f"masks; {os.cpu_count()} cores, no GPU. glide: `keyframe_masks`; flow: `carry_masks(snap=False)`; "
-            "flow+snap: `carry_masks` (default).\n\n" + "\n".join(lines))
+            "flow+snap: `carry_masks`; network: `carry_masks(refine=...)` with the shipped mask-propagation "
+            f"network; adapted: the same fine-tuned for {args.adapt:g} s on the keyframes first. All but glide "
+            "fill holes and drop loose pieces (`carry.whole`).\n\n" + "\n".join(lines))
         (args.out / "mask-carry.json").write_text(json.dumps(
             {"machine": platform.machine(), "cores": os.cpu_count(), "rows": rows}, indent=1) + "\n")
 

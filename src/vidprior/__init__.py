@@ -4,6 +4,7 @@ The Python API in one screen::
 
     import vidprior
     report = vidprior.restore("inpaint", "clip.mp4", "out.mp4", mask="masks/", mask_shadow=True)
+    report = vidprior.enhance("old.mp4", "new.mp4", scale=2, factor=2)   # denoise + upscale + interpolate
     video = vidprior.read_video("clip.mp4")            # Video: frames (T, H, W, 3) uint8, fps
     problem = vidprior.Problem("denoise", video.frames)
     frames = vidprior.METHODS["nlmeans"].run(problem, vidprior.RunOptions())
@@ -19,6 +20,7 @@ from . import metrics
 from .compression import run_compress as compress
 from .compression import run_decompress as decompress
 from .compression import run_extract as extract
+from .enhance import enhance
 from .errors import VidpriorError
 from .masks import MaskSource
 from .methods import CODECS, DEFAULTS, METHODS, RunOptions, get_method
@@ -31,6 +33,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CODECS", "DEFAULTS", "METHODS", "MaskSource", "Problem", "Report", "RunOptions", "Video", "VideoWriter",
-    "VidpriorError", "compress", "decompress", "extract", "get_method", "grow_into_shadow", "metrics", "probe",
+    "VidpriorError", "compress", "decompress", "enhance", "extract", "get_method", "grow_into_shadow", "metrics", "probe",
     "read_video", "restore", "write_video",
 ]

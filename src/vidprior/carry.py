@@ -16,6 +16,13 @@ object pixels next to the edge are taken back; holes are filled. A mask painted 
 background around the object keeps that margin: it is measured on the keyframe, and the snap works
 on the object inside it and grows the result back by it.
 
+Instead of snapping, a ``refine`` step (`Refine`; the trained mask-propagation network of `vidprior.maskprop`)
+can decide the whole carried mask at every frame from the frames, the flow and the previous mask.
+
+Carried masks are objects (`whole`): where the painted keyframes have no hole, the carried masks have none
+(holes are filled), and they keep only as many separate pieces as the keyframes have (the largest ones, and any
+piece at least `PIECE` of the largest).
+
 Flows and snaps work at a size of at most `WORKING` pixels on the longer side (`propagation.flow_scale`);
 the masks come back at the frames' size.
 
@@ -27,6 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -52,6 +60,17 @@ FOLLOW = True  # decide deeper in by how far the object moved against its surrou
 FILL = True  # fill holes in the snapped mask
 ROUNDS = 4  # at most this many margin estimates, each with the object's colours taken inside the last one
 MARGIN_MAX = 0.2  # the most margin (fraction of the mask's size) a painted mask is taken to have
+PIECE = 0.2  # a carried piece at least this share of the largest one is kept even beyond the keyframes' count
+SPECK = 0.01  # pieces of a painted mask under this share of its area are not counted as pieces
+
+
+class Refine(Protocol):
+    """Decides a carried mask anew: (frame (h, w, 3) uint8, the previous frame (h, w, 3) uint8, the flow (h, w, 2)
+    from the frame to the previous one, the carried mask (h, w) float32, the previous mask (h, w) float32)
+    -> the frame's soft mask (h, w) float32."""
+
+    def __call__(self, frame: np.ndarray, previous_frame: np.ndarray, field: np.ndarray, carried: np.ndarray,
+                 previous: np.ndarray) -> np.ndarray: ...
 
 
 def _disc(radius: int) -> np.ndarray:
@@ -103,6 +122,38 @@ def _filled(mask: np.ndarray) -> np.ndarray:
     outside = np.pad(~mask, 1, constant_values=True).astype(np.uint8)
     cv2.floodFill(outside, None, (0, 0), 2)
     return outside[1:-1, 1:-1] != 2
+
+
+def has_holes(mask: np.ndarray) -> bool:
+    """Whether ``mask`` (h, w) bool encloses background."""
+    return bool((_filled(mask) & ~mask).any())
+
+
+def pieces(mask: np.ndarray) -> int:
+    """The separate pieces of ``mask`` (h, w) bool, not counting specks under `SPECK` of its area."""
+    count, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    return int((areas >= SPECK * max(int(areas.sum()), 1)).sum())
+
+
+def whole(mask: np.ndarray, holes: bool, count: int) -> np.ndarray:
+    """``mask`` (h, w) bool as an object: its holes filled unless ``holes``, and only its ``count`` largest pieces
+    kept, with any other at least `PIECE` of the largest.
+
+    >>> m = np.zeros((9, 12), bool); m[1:8, 1:8] = True; m[4, 4] = False; m[2, 10] = True
+    >>> w = whole(m, holes=False, count=1)
+    >>> bool(w[4, 4]), bool(w[2, 10]), int(w.sum())
+    (True, False, 49)
+    """
+    if not holes:
+        mask = _filled(mask)
+    number, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if number <= 2:
+        return mask
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    order = np.argsort(-areas)
+    keep = set(order[:max(count, 1)].tolist()) | set(np.flatnonzero(areas >= PIECE * areas.max()).tolist())
+    return np.isin(labels, [k + 1 for k in keep])
 
 
 def ring(mask: np.ndarray) -> np.ndarray:
@@ -185,19 +236,24 @@ def margin(mask: np.ndarray, ratio: np.ndarray) -> int:
     return min(limit, next(layer for layer, share in enumerate(shares) if share >= 0.5 * typical))
 
 
-def carry(frames: list[np.ndarray], start: np.ndarray, reverse: bool, wanted: set[int], snap: Snap | None
-          ) -> dict[int, np.ndarray]:
+def carry(frames: list[np.ndarray], start: np.ndarray, reverse: bool, wanted: set[int], snap: Snap | None,
+          refine: Refine | None = None) -> dict[int, np.ndarray]:
     """Carry the soft mask ``start`` (h, w) float32 of frames[0] (of frames[-1] when ``reverse``) through
-    ``frames`` (h, w, 3) uint8 one frame at a time, snapping each with ``snap``: {index into frames: soft
-    mask (h, w) uint8, 255 = 1} for the ``wanted`` indices, stopping at the last of them."""
+    ``frames`` (h, w, 3) uint8 one frame at a time, deciding each with ``refine`` or else snapping it with
+    ``snap``: {index into frames: soft mask (h, w) uint8, 255 = 1} for the ``wanted`` indices, stopping at the
+    last of them."""
     order = list(range(len(frames) - 1, -1, -1) if reverse else range(len(frames)))
     last = max((order.index(i) for i in wanted), default=0)
     soft, out = start, {}
     for previous, index in zip(order[:last], order[1: last + 1]):
         field = flow_to(frames[index], frames[previous])
-        soft = flow.warp_np(soft, field)
-        if snap is not None:
-            soft = snap(frames[index], soft, field if FOLLOW else None)
+        carried = flow.warp_np(soft, field)
+        if refine is not None:
+            soft = refine(frames[index], frames[previous], field, carried, soft)
+        elif snap is not None:
+            soft = snap(frames[index], carried, field if FOLLOW else None)
+        else:
+            soft = carried
         if index in wanted:
             out[index] = np.round(soft * 255).astype(np.uint8)
     return out
@@ -212,12 +268,17 @@ def segment(order: list[int], t: int) -> tuple[int | None, int | None]:
 
 
 def carry_segment(video: Path, keyframes: dict[int, np.ndarray], bounds: tuple[int | None, int | None],
-                  wanted: list[int], snap: bool) -> dict[int, np.ndarray]:
+                  wanted: list[int], snap: bool, refine: Refine | None = None) -> dict[int, np.ndarray]:
     """Soft masks {t: (h, w) uint8, 255 = 1} at the working size of the ``wanted`` frames between the
     keyframes ``bounds`` = (before, after) (None: the video's start or end), reading the frames from ``before``
     (or the first wanted) to ``after`` (or the last wanted) only."""
-    before, after = bounds
     size = next(iter(keyframes.values())).shape
+    # an empty keyframe says the object is not in that frame, not that it is missing from its neighbours: it
+    # carries nothing, and the frames beside it take the mask of the keyframe on their other side
+    before, after = (k if k is not None and keyframes[k].any() else None for k in bounds)
+    if before is None and after is None:
+        scale = flow_scale(size, WORKING)
+        return {t: np.zeros((size[0] // scale, size[1] // scale), np.uint8) for t in wanted}
     if any(mask.shape != size for mask in keyframes.values()):
         raise VidpriorError("the painted masks differ in size; paint them all on the video's frames")
     lo = before if before is not None else min(wanted)
@@ -246,7 +307,7 @@ def carry_segment(video: Path, keyframes: dict[int, np.ndarray], bounds: tuple[i
             continue
         start = working(keyframes[key])
         snapper = Snap(frames[key - lo], start > 0.5) if snap else None
-        carried.append(carry(frames, start, reverse, offsets, snapper))
+        carried.append(carry(frames, start, reverse, offsets, snapper, refine))
     forward, backward = carried
     out = {}
     for t in wanted:
@@ -266,15 +327,18 @@ def _full(soft: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def carry_masks(video: Path, keyframes: dict[int, np.ndarray], total: int, frames: Iterable[int] | None = None,
-                snap: bool = True) -> Iterator[np.ndarray]:
+                snap: bool = True, refine: Refine | None = None, objects: bool = True) -> Iterator[np.ndarray]:
     """Masks (H, W) bool for the ``total`` frames of ``video`` (a file or a folder of frames), or only for
     ``frames`` in the order given, from masks painted on some of them (index -> (H, W) bool).
 
     A keyframe keeps its painted mask. Between two keyframes a < t < b, a's mask carried forward along the
     flow to t and b's carried backward are blended, a weighing (b - t) / (b - a); before the first keyframe and
-    after the last the nearest one's mask is carried. ``snap`` snaps the carried mask to the object at every
-    frame (see the module note). Only the frames of the keyframe segment being carried are held, and asking
-    for one frame carries only its segment, up to that frame.
+    after the last the nearest one's mask is carried. An empty keyframe (the object is not in that frame)
+    carries nothing: beside it the other side's keyframe is carried alone. ``snap`` snaps the carried mask to the object at every
+    frame (see the module note); ``refine`` decides it instead (`Refine`). ``objects`` makes every carried mask
+    an object (`whole`): no holes where the segment's keyframes have none, no more pieces than they have. Only
+    the frames of the keyframe segment being carried are held, and asking for one frame carries only its
+    segment, up to that frame.
     """
     order = checked_keyframes(keyframes, total)
     wanted = list(range(total)) if frames is None else [int(t) for t in frames]
@@ -291,5 +355,9 @@ def carry_masks(video: Path, keyframes: dict[int, np.ndarray], total: int, frame
         if bounds != current:
             current = bounds
             done = carry_segment(video, keyframes, bounds,
-                                 [u for u in wanted if u not in keyframes and segment(order, u) == bounds], snap)
-        yield _full(done[t], keyframes[order[0]].shape)
+                                 [u for u in wanted if u not in keyframes and segment(order, u) == bounds], snap,
+                                 refine)
+            ends = [keyframes[k] for k in bounds if k is not None]
+            shape = (any(has_holes(m) for m in ends), max(pieces(m) for m in ends))
+        mask = _full(done[t], keyframes[order[0]].shape)
+        yield whole(mask, *shape) if objects else mask

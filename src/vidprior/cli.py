@@ -1,4 +1,4 @@
-"""The ``vidprior`` command: one subcommand per task (inpaint, denoise, interpolate, upscale), ``compress``,
+"""The ``vidprior`` command: one subcommand per task (inpaint, denoise, interpolate, upscale, enhance), ``compress``,
 ``decompress``, ``extract``, ``retarget``, and ``methods``, ``train``, ``bench``, ``batch``, ``serve``, ``demo``.
 
 The commands that restore, compress or retarget a video take their flags from the options that
@@ -78,15 +78,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?", help="a method: print its settings (--param KEY=VALUE)")
 
     p = sub.add_parser("train", help="train a network (fill, vinet, flowcomp, denoiser, interp, upscaler, "
-                                     "postfilter) or a learned start (vdp) on clips")
+                                     "postfilter, maskprop) or a learned start (vdp) on clips")
     p.add_argument("method", choices=["fill", "vinet", "flowcomp", "denoiser", "interp", "upscaler", "postfilter",
-                                      "vdp"],
+                                      "maskprop", "vdp"],
                    help="fill (the learned fill over flowfill in object removal, trained with synthetic holes), "
                         "vinet (video inpainting), flowcomp (flow completion inside holes, trained on flows), "
                         "denoiser (multi-frame denoising, trained with synthetic noise), interp (frame "
                         "interpolation, trained on runs of five frames), upscaler (multi-frame x2/x3/x4 upscaling, "
                         "trained on downscaled clips), postfilter (the hybrid codec's HEVC post-filter, trained on "
-                        "clips coded by x265) or vdp (a learned start "
+                        "clips coded by x265), maskprop (the editor's mask carrying, trained on clips with object "
+                        "masks/) or vdp (a learned start "
                         "for VDP's denoising fits, by Reptile; use it with --param init=FILE)")
     p.add_argument("--data", type=Path, action="append", required=True,
                    help="clips: a video file, a folder with frames/ (+ masks/ lending hole shapes), or a folder of "
@@ -97,14 +98,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="most training steps (default: as many as the budget allows)")
     p.add_argument("--width", type=int, default=None,
                    help="network width (fill: default 24; vinet: default 8, the paper 32; flowcomp: default 16; "
-                        "denoiser and interp: 32; upscaler: 48; recurrent upscaler: 48; postfilter: 48)")
+                        "denoiser and interp: 32; upscaler: 48; recurrent upscaler: 48; postfilter: 48; maskprop: 16)")
     p.add_argument("--crop", type=int, default=None,
                    help="training crop size in pixels (fill, vinet: default 128; flowcomp: default 96, at 1/4 size; "
                         "denoiser: 96, recurrent 64; interp: 128; upscaler: 48 at the low resolution, recurrent 32; "
-                        "postfilter: 96)")
+                        "postfilter: 96; maskprop: 128)")
     p.add_argument("--batch", type=int, default=None,
                    help="crops per step (fill: default 4; vinet: default 2; flowcomp: default 4; denoiser, interp, "
-                        "upscaler: 8; recurrent denoiser and upscaler: 4 sequences of 10 frames; postfilter: 16)")
+                        "upscaler: 8; recurrent denoiser and upscaler: 4 sequences of 10 frames; postfilter: 16; maskprop: 8)")
     p.add_argument("--split", type=float, default=None,
                    help="vinet only: share of the budget for the first (non-recurrent) stage (default 0.6)")
     p.add_argument("--lr", type=float, default=None,
@@ -113,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--perceptual", type=float, default=None, metavar="WEIGHT",
                    help="interp only: weight of an LPIPS (AlexNet) term beside the squared error (default 0)")
     p.add_argument("--init", type=Path, default=None,
-                   help="fill, vinet, denoiser, interp, upscaler: start from these weights instead of from scratch "
+                   help="fill, vinet, denoiser, interp, upscaler, postfilter, maskprop: start from these weights instead of from scratch "
                         "(train further)")
     p.add_argument("--arch", default=None, choices=("recurrent", "window"),
                    help="denoiser, upscaler: recurrent (features carried along the flow through the whole clip, "
@@ -183,6 +184,12 @@ def _run_request(args: argparse.Namespace) -> int:
 
         print(run_compress(request.input, request.output, options, method=request.method, bpp=request.bpp,
                            params=request.params, start=request.start, frames=request.frames))
+    elif request.command == "enhance":
+        from .enhance import enhance
+
+        print(enhance(request.input, request.output, scale=request.k_or(request.scale, 2),
+                      factor=request.k_or(request.factor, 2), sigma=request.sigma, start=request.start,
+                      frames=request.frames, crf=request.crf, options=options, reference=request.reference).line())
     elif request.command == "retarget":
         from .retarget import retarget
 
@@ -264,14 +271,15 @@ def _train(args: argparse.Namespace) -> int:
         if refused:
             raise VidpriorError(f"{' and '.join(refused)}: not a setting of the VDP start (it takes --lr, --steps)")
         figures = train_vdp(args.data, args.output, budget=parse_duration(args.budget), **given, **common)
-    elif args.method in ("fill", "flowcomp", "denoiser", "interp", "upscaler", "postfilter"):
+    elif args.method in ("fill", "flowcomp", "denoiser", "interp", "upscaler", "postfilter", "maskprop"):
         import importlib
 
         module, function = {"fill": ("fill", "train_fill"), "flowcomp": ("flowcomp", "train_flowcomp"),
                             "denoiser": ("denoiser", "train_denoiser"),
                             "interp": ("interp", "train_interpolator"),
                             "upscaler": ("upscaler", "train_upscaler"),
-                            "postfilter": ("postfilter", "train_postfilter")}[args.method]
+                            "postfilter": ("postfilter", "train_postfilter"),
+                            "maskprop": ("maskprop", "train_maskprop")}[args.method]
         refused = [f"--{k}" for k in ("split", "init") if k in given and (k == "split" or args.method == "flowcomp")]
         if refused:
             raise VidpriorError(f"{' and '.join(refused)}: not a setting of {args.method} training")

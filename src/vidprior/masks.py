@@ -64,6 +64,7 @@ class MaskSource:
             )
         self.size, self.total, self.dilation = size, total, dilation
         self.resize = (info.height, info.width) != size
+        self.source_size = (info.width, info.height)  # (W, H) of the masks as given
         if self.resize:
             ratio_mask, ratio_video = info.width / info.height, size[1] / size[0]
             if abs(ratio_mask / ratio_video - 1) > 0.02:

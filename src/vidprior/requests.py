@@ -41,6 +41,7 @@ COMMANDS = {
     **TASKS,
     "compress": "store a video as a small .vpr file (HEVC with a post-filter fitted to it, or DNeRV)",
     "retarget": "change the width of a video, keeping a masked object at its size",
+    "enhance": "old footage: denoise, upscale and interpolate in one pass (each task's default method)",
 }
 DEVICES = ("auto", "cpu", "cuda", "mps")
 MAX_DURATION = 7 * 24 * 3600.0  # seconds: a budget past a week is a typo
@@ -97,6 +98,35 @@ def check_request(task: str, method: str | None, factor: int = 1, sigma: float |
     if chosen.check:
         chosen.check(factor, settings)
     return chosen
+
+
+AUTO = "auto"
+
+
+def enhance_chain(scale: int, factor: int, sigma: float | str | None) -> list[tuple[str, int, float | None]]:
+    """The tasks to chain, [(task, k, sigma)], for ``scale``, ``factor`` and ``sigma`` ('auto' or None: estimated;
+    0: no denoising), checked.
+
+    >>> enhance_chain(2, 1, "auto")
+    [('denoise', 1, None), ('upscale', 2, None)]
+    """
+    if sigma == AUTO:
+        sigma = None
+    for name, value in (("scale", scale), ("factor", factor)):
+        if not isinstance(value, int) or value < 1:
+            raise VidpriorError(f"{name} {value!r}: give a whole number, 1 (leave the {name} as it is) or more")
+    chain = []
+    if sigma is None or sigma > 0:
+        chain.append(("denoise", 1, sigma))
+    if scale > 1:
+        chain.append(("upscale", scale, None))
+    if factor > 1:
+        chain.append(("interpolate", factor, None))
+    if not chain:
+        raise VidpriorError("nothing to do: scale 1, factor 1 and sigma 0 leave the video as it is")
+    for task, k, level in chain:
+        check_request(task, None, k, level)
+    return chain
 
 
 # ------------------------------------------------------------------------------------ options
@@ -191,6 +221,13 @@ OPTIONS: dict[str, tuple[Option, ...]] = {
                  Option("width", whole, "new width in pixels (height unchanged)", required=True),
                  Option("method", str, "inpainting method that removes the object (default vinet)"),
                  START, FRAMES, CRF, *FITTING, *TRAINED),
+    "enhance": (INPUT, OUTPUT,
+                Option("scale", whole, "upscaling factor s (default 2; 1 keeps the size)"),
+                Option("factor", whole, "frame-rate multiplier k (default 2; 1 keeps the frame rate)"),
+                Option("sigma", lambda v: None if str(v).strip() == "auto" else number(v),
+                       f"{SIGMA_HELP}: auto (estimated, the default), a number, or 0 (no denoising)",
+                       what="auto or a number"),
+                START, FRAMES, CRF, REFERENCE, *FITTING),
 }
 
 
@@ -263,13 +300,18 @@ class Request:
 
     @property
     def task(self) -> str:
-        """The restoration task: the command itself, inpaint for retarget, fit for compress."""
+        """The restoration task: the command itself, inpaint for retarget, fit for compress (enhance: the chain)."""
         return {"retarget": "inpaint", "compress": "fit"}.get(self.command, self.command)
 
     @property
     def k(self) -> int:
         """The interpolation factor or the upscaling scale; 1 for the other commands."""
         return next((k for k in (self.factor, self.scale) if k is not None), 1)
+
+    @staticmethod
+    def k_or(value: int | None, default: int) -> int:
+        """A factor given, or its default."""
+        return default if value is None else value
 
     def method_settings(self) -> dict:
         """``param`` with --weights/--adapt, as the method's settings take them."""
@@ -292,6 +334,11 @@ class Request:
                                     if {"weights", "adapt"} <= {s.name for s in m.settings})
                 raise VidpriorError(f"--weights and --adapt apply to the methods that run a trained network "
                                     f"({trained}), not to {method.name}")
+        if self.command == "enhance":
+            enhance_chain(self.k_or(self.scale, 2), self.k_or(self.factor, 2), self.sigma)
+            if self.method is not None or self.param:
+                raise VidpriorError("enhance runs each task's default method; it takes no --method or --param")
+            return
         if self.command == "compress":
             rate = {k: v for k, v in (("bpp", self.bpp), ("params", self.params)) if v is not None}
             if (self.method or COMPRESSORS[0]) == "hybrid":

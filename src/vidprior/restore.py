@@ -88,6 +88,46 @@ def parse_range(start: int, count: int | None, total: int, what: Path) -> int:
     return min(total - start, count or total)
 
 
+@dataclass
+class Part:
+    """One window of a restored stream: the input frames ``observed`` [lo, hi) and their ``hole`` (or None), the
+    core [a, b) of the input it restores, and ``core``, its output frames, which start at output index ``first``
+    of the window's result."""
+
+    lo: int
+    a: int
+    b: int
+    observed: np.ndarray
+    hole: np.ndarray | None
+    first: int
+    core: np.ndarray
+
+
+def restored(task: str, chosen, frames: Iterator[np.ndarray], count: int, options: RunOptions, factor: int = 1,
+             sigma: float | None = None, holes: Iterator[np.ndarray] | None = None, shadow: bool = False,
+             bar: Bar | None = None) -> Iterator[Part]:
+    """Restore a stream of ``count`` frames with the method ``chosen``, window by window (`windows`, the method's
+    window and context): one `Part` per window, whose cores tile the output ((count - 1) * factor + 1 frames for
+    interpolate, else count). holes: the stream of masks for inpaint (grown into shadows when ``shadow``); bar:
+    told how many frames each window will make."""
+    step = factor if task == "interpolate" else 1
+    after = max(chosen.context, 1 if task == "interpolate" else 0)
+    hole_windows = windows(holes, count, chosen.window, chosen.context, after) if holes is not None else None
+    for lo, a, b, observed in windows(frames, count, chosen.window, chosen.context, after):
+        hole = next(hole_windows)[3] if hole_windows else None
+        if shadow and hole is not None:
+            hole = grow_into_shadow(observed, hole)
+        problem = Problem(task, observed, hole, factor if step > 1 or task == "upscale" else 1, sigma)
+        first, last = (a - lo) * step, (b - lo) * step if b < count else (b - 1 - lo) * step + 1
+        if bar is not None:
+            bar.expect(last - first)
+        result = problem.finalize(chosen.run(problem, options))
+        core = result[first:last]
+        del problem, result
+        yield Part(lo, a, b, observed, hole, first, core)
+        del observed, hole, core  # before the next window is read: one window held, not two
+
+
 def restore(task: str, input: Path | str, output: Path | str, *, method: str | None = None,
             mask: Path | str | None = None, mask_dilate: int = 0, mask_shadow: bool = False, factor: int = 1,
             sigma: float | None = None, start: int = 0, frames: int | None = None, crf: int = 18,
@@ -119,49 +159,39 @@ def restore(task: str, input: Path | str, output: Path | str, *, method: str | N
         raise VidpriorError("interpolation needs at least 2 frames")
 
     step = factor if task == "interpolate" else 1
-    after = max(chosen.context, 1 if task == "interpolate" else 0)
     n_out = (count - 1) * step + 1
     fps = info.fps * step
     clean = iter_frames(reference, start * step, n_out) if reference is not None else None
     scores: list[tuple[int, dict[str, float]]] = []
     began = time.monotonic()
 
-    frame_stream = iter_frames(input, start, count)
     mask_stream = masks.iter(start, count) if masks else None
-    mask_windows = windows(mask_stream, count, chosen.window, chosen.context, after) if masks else None
     with VideoWriter(output, fps, crf, input if info.has_audio else None, start / info.fps) as writer, \
             (VideoWriter(compare, fps, crf) if compare else nullcontext()) as compare_writer, \
             Bar(n_out, f"{task} ({chosen.name})", unit="frame", show=options.progress) as bar:
-        for lo, a, b, observed in windows(frame_stream, count, chosen.window, chosen.context, after):
-            hole = next(mask_windows)[3] if mask_windows else None
-            if mask_shadow and hole is not None:
-                hole = grow_into_shadow(observed, hole)
-            problem = Problem(task, observed, hole, factor if step > 1 or task == "upscale" else 1, sigma)
-            first, last = (a - lo) * step, (b - lo) * step if b < count else (b - 1 - lo) * step + 1
-            bar.expect(last - first)
-            result = problem.finalize(chosen.run(problem, options))
-            core = result[first:last]
-            writer.write_all(core)
+        for part in restored(task, chosen, iter_frames(input, start, count), count, options, factor, sigma,
+                             mask_stream, mask_shadow, bar):
+            writer.write_all(part.core)
             if compare:
-                for i, frame in enumerate(core):
-                    source_index = (first + i) // step
-                    shown = observed[min(source_index, len(observed) - 1)]
-                    tint = hole[source_index] if hole is not None else None
+                for i, frame in enumerate(part.core):
+                    source_index = (part.first + i) // step
+                    shown = part.observed[min(source_index, len(part.observed) - 1)]
+                    tint = part.hole[source_index] if part.hole is not None else None
                     compare_writer.write(side_by_side(shown, frame, tint, ("input", chosen.name)))
             if clean is not None:
-                truth = np.stack([next(clean) for _ in range(len(core))])
-                if truth.shape != core.shape:
+                truth = np.stack([next(clean) for _ in range(len(part.core))])
+                if truth.shape != part.core.shape:
                     raise VidpriorError(f"{reference}: reference frames are {truth.shape[1:3]}, "
-                                        f"the result is {core.shape[1:3]}; give the clean video of this clip")
-                window_hole = hole[a - lo: b - lo] if hole is not None else None
-                scores.append((len(core), metrics.evaluate(core, truth, hole=window_hole,
-                                                          sr_scale=factor if task == "upscale" else None)))
-            bar.update(len(core))
-            del observed, hole, problem, result, core  # before the next window is read: one window held, not two
-    return Report(output, chosen.name, n_out, time.monotonic() - began, peak_memory_mb(), _mean_scores(scores))
+                                        f"the result is {part.core.shape[1:3]}; give the clean video of this clip")
+                window_hole = part.hole[part.a - part.lo: part.b - part.lo] if part.hole is not None else None
+                scores.append((len(part.core), metrics.evaluate(part.core, truth, hole=window_hole,
+                                                               sr_scale=factor if task == "upscale" else None)))
+            bar.update(len(part.core))
+            del part
+    return Report(output, chosen.name, n_out, time.monotonic() - began, peak_memory_mb(), mean_scores(scores))
 
 
-def _mean_scores(scores: list[tuple[int, dict[str, float]]]) -> dict[str, float]:
+def mean_scores(scores: list[tuple[int, dict[str, float]]]) -> dict[str, float]:
     """Frame-weighted mean of per-window figures."""
     if not scores:
         return {}

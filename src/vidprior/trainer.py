@@ -44,7 +44,8 @@ def check_output(output: Path, what: str) -> None:
 def train_network(objective: Objective, begun: Start, clips: list[TrainingClip], *, name: str, output: Path,
                   data: list[Path], recipe: str, budget: float, steps: int, lr: float, seed: int,
                   run_dir: Path | None, resume: bool, device: str, progress: bool, stats: tuple[str, ...],
-                  describe: Callable[[dict[str, float]], str], began: float) -> dict[str, float]:
+                  describe: Callable[[dict[str, float]], str], began: float, headline: str = "psnr"
+                  ) -> dict[str, float]:
     """Train ``objective`` (whose ``net`` is ``begun.net``, ``history`` its stats per step and ``validate()`` its
     validation figures) and write the network to ``output``. recipe: the settings that made it, for the record;
     stats: the step stats reported beside 'psnr'; describe: the validation figures as the record's 'psnr' note;
@@ -65,8 +66,9 @@ def train_network(objective: Objective, begun: Start, clips: list[TrainingClip],
                           f"budget {budget:.0f}s"
                           + (f"; continued from {begun.init} ({begun.steps} steps)" if begun.init else "")),
                  data=folders, steps=str(begun.steps + report.steps), seconds=f"{begun.seconds + report.seconds:.0f}",
-                 psnr=describe(valid))
+                 **{headline: describe(valid)})
     return {"steps": report.steps, "seconds": time.monotonic() - began,
-            "first psnr": mean_stat(history[:100], "psnr"), "last psnr": mean_stat(history[-100:], "psnr"),
+            f"first {headline}": mean_stat(history[:100], headline),
+            f"last {headline}": mean_stat(history[-100:], headline),
             **{f"last {k}": mean_stat(history[-100:], k) for k in stats},
             **{f"valid {k}": v for k, v in valid.items()}}

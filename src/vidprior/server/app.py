@@ -18,7 +18,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from ..errors import VidpriorError
 from ..methods import DEFAULTS, METHODS
 from ..workqueue import Conflict, NoSuchJob, WorkQueue
-from .common import CHUNK, too_large
+from .common import CHUNK, page_words, too_large
 from .jobs import NOT_FROM_THE_PAGE, PAGE_TASKS
 from .jobs import router as jobs_router
 from .videos import router as videos_router
@@ -67,7 +67,7 @@ async def _size_limit(request: Request, call_next):
 async def _refused(request: Request, exc: VidpriorError) -> JSONResponse:
     """A refused request: 404 for an unknown job, 409 for one whose state forbids it, else 400."""
     status = 409 if isinstance(exc, Conflict) else 404 if isinstance(exc, NoSuchJob) else 400
-    return JSONResponse({"detail": str(exc)}, status_code=status)
+    return JSONResponse({"detail": page_words(str(exc))}, status_code=status)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -87,8 +87,8 @@ def methods():
     budgets = {m.name: {"default": s.default, "window": m.window} for m in METHODS.values() for s in m.settings
                if s.name == "budget"}
     return {"tasks": {t: [m.name for m in METHODS.values() if t in m.tasks] for t in PAGE_TASKS},
-            "defaults": {t: DEFAULTS[t] for t in PAGE_TASKS},
-            "summaries": {m.name: m.summary for m in METHODS.values()},
+            "defaults": {t: DEFAULTS.get(t) for t in PAGE_TASKS},
+            "summaries": {m.name: page_words(m.summary) for m in METHODS.values()},
             "budgets": budgets,
             "settings": {m.name: [s.describe() for s in m.settings if s.name not in (*NOT_FROM_THE_PAGE, "budget")]
                          for m in METHODS.values()}}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
@@ -36,6 +37,22 @@ MaxUploadMB = Annotated[int, Depends(_max_upload_mb)]
 def too_large(max_upload_mb: int) -> str:
     """How an upload past the limit is refused."""
     return f"larger than the {max_upload_mb} MB limit (vidprior serve --max-upload MB raises it)"
+
+
+PAGE_NAMES = {"--budget": "time budget", "--sigma": "noise σ", "--mask-dilate": "grow it by", "--scale": "factor",
+              "--resume": "resume", "--weights": "weights"}  # command-line flags as the page names its fields
+
+
+def page_words(text: str) -> str:
+    """A message of the command line in the page's words: its fields' names instead of flags.
+
+    >>> page_words("--budget '-5s' is negative; --param rounds=x is not a number; --adapt 30s fine-tunes it")
+    "time budget '-5s' is negative; setting rounds = x is not a number; adapt 30s fine-tunes it"
+    """
+    text = re.sub(r"--param (\w+)=", r"setting \1 = ", text)
+    for flag, name in PAGE_NAMES.items():
+        text = re.sub(re.escape(flag) + r"\b", name, text)
+    return re.sub(r"(?<![\w-])--(\w[\w-]*)", lambda m: m.group(1).replace("-", " "), text)
 
 
 async def json_object(request: Request) -> dict:

@@ -18,10 +18,10 @@ from ..jobs import Job, JobState
 from ..masks import MaskSource
 from ..methods import DEFAULTS
 from ..video import probe
-from .common import Queue, Videos, frame_png, json_object
+from .common import Queue, Videos, frame_png, json_object, page_words
 from .videos import carried, find_video, overlay, painted, uploaded_mask
 
-PAGE_TASKS = tuple(requests.TASKS)  # the page offers the restoring tasks (not compress or retarget)
+PAGE_TASKS = (*requests.TASKS, "enhance")  # the page offers the restoring tasks (not compress or retarget)
 NOT_FROM_THE_PAGE = ("weights",)  # settings naming files on the server
 MASK_DILATE = 2  # pixels the page grows a mask by unless told (as batch)
 PREVIEW_FRAMES = 8  # a quick preview runs on this many frames around the one shown
@@ -45,18 +45,24 @@ async def create_job(request: Request, queue: Queue, videos: Videos):
     label = None
     if job.request.frames is not None:
         label = f"preview of frames {job.request.start}-{job.request.start + job.request.frames - 1}"
-    return queue.submit(job_id, job, video=info["id"], video_name=info["name"], task=job.task,
-                        method=job.method or DEFAULTS[job.task], label=label).to_dict()
+    method = job.method or DEFAULTS.get(job.task) or "+".join(DEFAULTS[t] for t in ("denoise", "upscale", "interpolate"))
+    return queue.submit(job_id, job, video=info["id"], video_name=info["name"], task=job.task, method=method,
+                        label=label).to_dict()
+
+
+def _in_page_words(view: dict) -> dict:
+    """A job's view with its message (a failed run's error) in the page's words."""
+    return {**view, "message": page_words(view["message"])} if view.get("message") else view
 
 
 @router.get("")
 def list_jobs(queue: Queue):
-    return queue.all()
+    return [_in_page_words(view) for view in queue.all()]
 
 
 @router.get("/{job_id}")
 def job_view(job_id: str, queue: Queue):
-    return queue.view(job_id)
+    return _in_page_words(queue.view(job_id))
 
 
 @router.post("/{job_id}/cancel")
@@ -128,6 +134,8 @@ def _job_from_request(spec: dict, video: Path, info: dict, job_id: str, job_dir:
         raise VidpriorError(f"{', '.join(sorted(set(param) & set(NOT_FROM_THE_PAGE)))}: not settable from the page")
     values = {"input": video / info["source"], "output": job_dir / "result.mp4", "method": method,
               "budget": spec.get("budget"), "compare": job_dir / "compare.mp4", "param": param or None}
+    if task == "enhance":  # each task's default method; no side-by-side video
+        values = {k: v for k, v in values.items() if k not in ("method", "compare", "param")}
     span = range(info["frames"])
     if spec.get("preview") is not None:
         around = _number(spec, "preview", int)
@@ -140,8 +148,10 @@ def _job_from_request(spec: dict, video: Path, info: dict, job_id: str, job_dir:
     if task in ("interpolate", "upscale"):
         factor = _number(spec, "factor", int)
         values["factor" if task == "interpolate" else "scale"] = 2 if factor is None else factor
-    if task in ("denoise", "upscale"):
-        values["sigma"] = _number(spec, "sigma", float)
+    if task == "enhance":
+        values["scale"], values["factor"] = _number(spec, "scale", int), _number(spec, "factor", int)
+    if task in ("denoise", "upscale", "enhance"):
+        values["sigma"] = None if spec.get("sigma") == "auto" else _number(spec, "sigma", float)
     job_dir.mkdir(parents=True)
     if task == "inpaint":
         values["mask"] = _job_mask(spec, video, info, job_dir, span)

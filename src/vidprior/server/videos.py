@@ -30,7 +30,8 @@ from starlette.concurrency import run_in_threadpool
 from ..carry import carry_masks, segment
 from ..errors import VidpriorError
 from ..masks import MAX_DILATE, MaskSource, binarize, checked_keyframes, dilate
-from ..video import IMAGE_SUFFIXES, check_frame_size, probe
+from ..propose import propose
+from ..video import IMAGE_SUFFIXES, check_frame_size, iter_frames, probe
 from .common import CHUNK, MaxUploadMB, Queue, Videos, frame_png, json_object, too_large
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm")
@@ -117,6 +118,8 @@ def data_url(mask: np.ndarray) -> str:
 _carried: OrderedDict[str, dict[int, np.ndarray]] = OrderedDict()  # keyframes' digest -> {frame: mask, packed}
 _carried_lock = threading.Lock()
 CARRIED_KEPT = 2  # keyframe sets whose masks are kept: scrubbing, playing and the job reuse them
+TRUST_NEAR, TRUST_BETWEEN = 5, 30  # frames: a carried mask to start a stroke from (see `trusted`)
+PROPOSE_GAP = 1  # frames before and after a clicked one whose motion tells a moving object
 
 
 def carried(folder: Path, info: dict, keyframes: dict[int, np.ndarray], frames: Iterable[int] | None = None
@@ -253,7 +256,50 @@ async def carried_mask(vid: str, index: int, request: Request, videos: Videos, d
     if not 0 <= index < info["frames"]:
         raise VidpriorError(f"no frame {index} in this video")
     (mask,) = await run_in_threadpool(lambda: list(carried(folder, info, keyframes, [index])))
-    return Response(overlay(mask, grow), media_type="image/png", headers={"Cache-Control": "no-store"})
+    return Response(overlay(mask, grow), media_type="image/png",
+                    headers={"Cache-Control": "no-store", "X-Trusted": "yes" if trusted(keyframes, index) else "no"})
+
+
+def trusted(keyframes: dict[int, np.ndarray], index: int) -> bool:
+    """Whether the mask carried to frame ``index`` is close enough to painted frames to start a stroke from: at
+    most `TRUST_NEAR` frames from one, or between two at most `TRUST_BETWEEN` frames apart (an empty keyframe
+    counts: the object is known to be absent there).
+
+    >>> m = np.ones((2, 2), bool)
+    >>> trusted({0: m}, 5), trusted({0: m}, 20), trusted({0: m, 30: m}, 15), trusted({0: m, 60: m}, 30)
+    (True, False, True, False)
+    """
+    order = sorted(keyframes)
+    if any(abs(index - k) <= TRUST_NEAR for k in order):
+        return True
+    before, after = segment(order, index)
+    return before is not None and after is not None and after - before <= TRUST_BETWEEN
+
+
+@router.post("/{vid}/propose/{index}")
+async def propose_mask(vid: str, index: int, request: Request, videos: Videos):
+    """The object under a click ({"x": ..., "y": ...} in the frame's pixels) on frame ``index``, proposed from its
+    motion against the camera's or from its colour (`vidprior.propose`), as an overlay PNG; the header
+    ``X-Found-By`` says which."""
+    folder, info = find_video(videos, vid)
+    spec = await json_object(request)
+    if not 0 <= index < info["frames"]:
+        raise VidpriorError(f"no frame {index} in this video")
+    try:
+        point = (float(spec["x"]), float(spec["y"]))
+    except (KeyError, TypeError, ValueError):
+        raise VidpriorError("give the clicked point as {\"x\": ..., \"y\": ...} in the frame's pixels") from None
+    mask, how = await run_in_threadpool(_proposed, folder / info["source"], info["frames"], index, point)
+    return Response(overlay(mask), media_type="image/png", headers={"Cache-Control": "no-store", "X-Found-By": how})
+
+
+def _proposed(source: Path, total: int, index: int, point: tuple[float, float]) -> tuple[np.ndarray, str]:
+    """`propose` on frame ``index`` of ``source`` with the frames `PROPOSE_GAP` before and after it."""
+    lo, hi = max(0, index - PROPOSE_GAP), min(total - 1, index + PROPOSE_GAP)
+    frames = list(iter_frames(source, lo, hi - lo + 1))
+    neighbours = [frames[0]] if lo < index else []
+    neighbours += [frames[-1]] if hi > index else []
+    return propose(frames[index - lo], neighbours, point)
 
 
 @router.get("/{vid}/mask/{index}")
@@ -301,4 +347,5 @@ def upload_mask(vid: str, files: Annotated[list[UploadFile], File()], videos: Vi
         drop_mask(vid, videos)
         kept = folder / ("mask" + (chosen.suffix if chosen.is_file() else ""))
         shutil.move(chosen, kept)
-    return {"mask": kept.name, "coverage": round(coverage, 4)}
+    resized = "{}x{}".format(*masks.source_size) if masks.resize else None
+    return {"mask": kept.name, "coverage": round(coverage, 4), "resized_from": resized}
