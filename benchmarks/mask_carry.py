@@ -34,7 +34,8 @@ METHODS = {
     "glide": lambda video, keys, total: keyframe_masks(keys, total),
     "flow": lambda video, keys, total: carry_masks(video, keys, total, snap=False),
     "flow+snap": lambda video, keys, total: carry_masks(video, keys, total, snap=True),
-    "network": lambda video, keys, total: carry_masks(video, keys, total, refine=refiner(video, keys, OPTIONS["weights"])),
+    "network": lambda video, keys, total: carry_masks(video, keys, total,
+                                                      refine=refiner(video, keys, OPTIONS["weights"])),
     "adapted": lambda video, keys, total: carry_masks(video, keys, total,
                                                       refine=refiner(video, keys, OPTIONS["weights"],
                                                                      adapt_seconds=OPTIONS["adapt"])),
@@ -94,7 +95,7 @@ def main() -> None:
         cell = {(r["clip"], r["method"]): r for r in rows if r["case"] == case}
         for clip in clips:
             lines.append(f"| {clip.name} | " + " | ".join(
-                f"{cell[clip.name, m]['iou']:.3f} ({cell[clip.name, m]['seconds']:.1f} s; {cell[clip.name, m]['holes']})"
+                "{iou:.3f} ({seconds:.1f} s; {holes})".format(**cell[clip.name, m])
                 for m in methods) + " |")
         lines += ["| mean | " + " | ".join(
             f"**{np.mean([cell[c.name, m]['iou'] for c in clips]):.3f}** "

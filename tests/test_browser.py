@@ -307,7 +307,8 @@ def test_grow_by_refuses_a_bad_number_in_words_without_failed_requests(browser_p
     for bad in ("500", "-3", "2.5"):
         page.locator("#dilate").fill(bad)
         page.locator("#dilate").dispatch_event("change")
-        page.wait_for_function("document.getElementById('dilate-error').textContent.includes('whole pixels from 0 to 100')")
+        page.wait_for_function("document.getElementById('dilate-error').textContent"
+                               ".includes('whole pixels from 0 to 100')")
         page.locator("#scrub").fill("3")
         page.wait_for_timeout(300)
     page.click("#start")
@@ -513,5 +514,6 @@ def test_enhance_runs_from_the_page(browser_page):
     (job,) = list((home / "jobs").iterdir())
     result = read_video(job / "result.mp4").frames
     assert result.shape == (15, 288, 512, 3)
-    page.wait_for_function("img => img.complete && img.naturalWidth === 512", arg=page.locator("#after").element_handle())
+    page.wait_for_function("img => img.complete && img.naturalWidth === 512",
+                           arg=page.locator("#after").element_handle())
     assert not problems, problems

@@ -9,8 +9,8 @@ import pytest
 from synthetic import textured_image
 
 from vidprior import enhance
-from vidprior.errors import VidpriorError
 from vidprior.batch import load_jobs
+from vidprior.errors import VidpriorError
 from vidprior.jobs import JobState, run_job
 from vidprior.methods import RunOptions
 from vidprior.requests import enhance_chain

@@ -45,7 +45,7 @@ def test_spoilt_masks_are_wrong_but_near_and_samples_have_their_shapes(clip_fold
     torch.manual_seed(0)
     sample = draw_sample([clip], batch=3, crop=48)
     assert sample.frame.shape == (3, 3, 48, 48) and sample.carried.shape == (3, 1, 48, 48)
-    assert 0 <= float(sample.carried.min()) and float(sample.carried.max()) <= 1
+    assert float(sample.carried.min()) >= 0 and float(sample.carried.max()) <= 1
 
 
 def test_training_writes_weights_resumes_and_refines_carried_masks(clip_folder, tmp_path, monkeypatch, one_thread):
@@ -107,8 +107,8 @@ def test_adaptation_fits_the_network_to_the_keyframes(clip_folder, one_thread):
     assert any(not torch.equal(a, b) for a, b in zip(start.state_dict().values(), tuned.state_dict().values()))
 
     def score(net: MaskProp) -> float:  # mask IoU on spoilt masks of the true frames, carried one step
-        from vidprior.maskprop.data import stack_samples, one_sample
         from vidprior.carry import flow_to
+        from vidprior.maskprop.data import one_sample, stack_samples
 
         rng = np.random.default_rng(7)
         parts = [one_sample(frames[t], frames[t - 1], flow_to(frames[t], frames[t - 1]), masks[t - 1], masks[t], rng)

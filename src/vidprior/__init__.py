@@ -33,6 +33,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CODECS", "DEFAULTS", "METHODS", "MaskSource", "Problem", "Report", "RunOptions", "Video", "VideoWriter",
-    "VidpriorError", "compress", "decompress", "enhance", "extract", "get_method", "grow_into_shadow", "metrics", "probe",
-    "read_video", "restore", "write_video",
+    "VidpriorError", "compress", "decompress", "enhance", "extract", "get_method", "grow_into_shadow", "metrics",
+    "probe", "read_video", "restore", "write_video",
 ]

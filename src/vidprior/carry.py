@@ -334,11 +334,11 @@ def carry_masks(video: Path, keyframes: dict[int, np.ndarray], total: int, frame
     A keyframe keeps its painted mask. Between two keyframes a < t < b, a's mask carried forward along the
     flow to t and b's carried backward are blended, a weighing (b - t) / (b - a); before the first keyframe and
     after the last the nearest one's mask is carried. An empty keyframe (the object is not in that frame)
-    carries nothing: beside it the other side's keyframe is carried alone. ``snap`` snaps the carried mask to the object at every
-    frame (see the module note); ``refine`` decides it instead (`Refine`). ``objects`` makes every carried mask
-    an object (`whole`): no holes where the segment's keyframes have none, no more pieces than they have. Only
-    the frames of the keyframe segment being carried are held, and asking for one frame carries only its
-    segment, up to that frame.
+    carries nothing: beside it the other side's keyframe is carried alone. ``snap`` snaps the carried mask to
+    the object at every frame (see the module note); ``refine`` decides it instead (`Refine`). ``objects``
+    makes every carried mask an object (`whole`): no holes where the segment's keyframes have none, no more
+    pieces than they have. Only the frames of the keyframe segment being carried are held, and asking for one
+    frame carries only its segment, up to that frame.
     """
     order = checked_keyframes(keyframes, total)
     wanted = list(range(total)) if frames is None else [int(t) for t in frames]

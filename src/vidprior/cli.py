@@ -105,7 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "postfilter: 96; maskprop: 128)")
     p.add_argument("--batch", type=int, default=None,
                    help="crops per step (fill: default 4; vinet: default 2; flowcomp: default 4; denoiser, interp, "
-                        "upscaler: 8; recurrent denoiser and upscaler: 4 sequences of 10 frames; postfilter: 16; maskprop: 8)")
+                        "upscaler: 8; recurrent denoiser and upscaler: 4 sequences of 10 frames; postfilter: 16; "
+                        "maskprop: 8)")
     p.add_argument("--split", type=float, default=None,
                    help="vinet only: share of the budget for the first (non-recurrent) stage (default 0.6)")
     p.add_argument("--lr", type=float, default=None,
@@ -114,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--perceptual", type=float, default=None, metavar="WEIGHT",
                    help="interp only: weight of an LPIPS (AlexNet) term beside the squared error (default 0)")
     p.add_argument("--init", type=Path, default=None,
-                   help="fill, vinet, denoiser, interp, upscaler, postfilter, maskprop: start from these weights instead of from scratch "
+                   help="fill, vinet, denoiser, interp, upscaler, postfilter, maskprop: start from these weights "
+                        "instead of from scratch "
                         "(train further)")
     p.add_argument("--arch", default=None, choices=("recurrent", "window"),
                    help="denoiser, upscaler: recurrent (features carried along the flow through the whole clip, "

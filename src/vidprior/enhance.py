@@ -27,6 +27,7 @@ from .requests import AUTO, check_request, enhance_chain
 from .restore import Part, Report, mean_scores, parse_range, peak_memory_mb, restored
 from .video import VideoWriter, check_frame_size, check_output, iter_frames, probe
 
+
 def _frames(parts: Iterator[Part]) -> Iterator[np.ndarray]:
     for part in parts:
         yield from part.core

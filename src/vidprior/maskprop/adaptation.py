@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ..carry import flow_to
-from .data import crop_around, stack_samples, one_sample
+from .data import crop_around, one_sample, stack_samples
 from .network import MaskProp
 from .training import mask_loss
 

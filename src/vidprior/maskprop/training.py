@@ -61,7 +61,8 @@ class MaskPropTraining(Objective):
     def _scored(self, s: MaskSample) -> tuple[torch.Tensor, dict[str, float]]:
         logits = self.net(*s.inputs()).float()
         loss = mask_loss(logits, s.truth)
-        return loss, {"iou": hard_iou(torch.sigmoid(logits.detach()), s.truth), "carried iou": hard_iou(s.carried, s.truth)}
+        return loss, {"iou": hard_iou(torch.sigmoid(logits.detach()), s.truth),
+                      "carried iou": hard_iou(s.carried, s.truth)}
 
     def loss(self, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         device = next(self.net.parameters()).device

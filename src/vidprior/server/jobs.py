@@ -23,6 +23,7 @@ from .videos import carried, find_video, overlay, painted, uploaded_mask
 
 PAGE_TASKS = (*requests.TASKS, "enhance")  # the page offers the restoring tasks (not compress or retarget)
 NOT_FROM_THE_PAGE = ("weights",)  # settings naming files on the server
+ENHANCE_TASKS = ("denoise", "upscale", "interpolate")  # the methods an enhance job is named by
 MASK_DILATE = 2  # pixels the page grows a mask by unless told (as batch)
 PREVIEW_FRAMES = 8  # a quick preview runs on this many frames around the one shown
 
@@ -45,7 +46,7 @@ async def create_job(request: Request, queue: Queue, videos: Videos):
     label = None
     if job.request.frames is not None:
         label = f"preview of frames {job.request.start}-{job.request.start + job.request.frames - 1}"
-    method = job.method or DEFAULTS.get(job.task) or "+".join(DEFAULTS[t] for t in ("denoise", "upscale", "interpolate"))
+    method = job.method or DEFAULTS.get(job.task) or "+".join(DEFAULTS[t] for t in ENHANCE_TASKS)
     return queue.submit(job_id, job, video=info["id"], video_name=info["name"], task=job.task, method=method,
                         label=label).to_dict()
 
