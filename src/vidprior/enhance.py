@@ -5,7 +5,8 @@
 
 The frames are decoded once and flow through the three tasks as a chain of streams, each restoring its
 windows with the task's default method (`vidprior.restore.restored`): denoising at the input's size (the
-noise level estimated, given, or 0 to skip it), upscaling by ``scale`` (1 skips it), then interpolation by
+noise level given, 0 to skip it, or estimated: under `MILD`, with upscaling, the upscaler alone cleans it and
+the coding artefacts better than denoising first), upscaling by ``scale`` (1 skips it), then interpolation by
 ``factor`` at the output's size (1 skips it). Only each stage's window is held, so memory does not grow with
 the video's length; one progress bar counts the output frames; the audio is carried over.
 """
@@ -20,12 +21,16 @@ from pathlib import Path
 import numpy as np
 
 from . import metrics
+from .denoiser.noise import estimate_sigma
 from .errors import VidpriorError
 from .methods import RunOptions
 from .progress import Bar
 from .requests import AUTO, check_request, enhance_chain
 from .restore import Part, Report, mean_scores, parse_range, peak_memory_mb, restored
 from .video import VideoWriter, check_frame_size, check_output, iter_frames, probe
+
+MILD = 3.0  # noise std (0-255) under which `enhance` leaves the denoising to the upscaler ('auto' only)
+ESTIMATE_FRAMES = 5  # frames the noise level is estimated on
 
 
 def _frames(parts: Iterator[Part]) -> Iterator[np.ndarray]:
@@ -46,6 +51,9 @@ def enhance(input: Path | str, output: Path | str, *, scale: int = 2, factor: in
     info = probe(input)
     check_frame_size(info.height, info.width, str(input))
     check_output(output, input, reference and Path(reference))
+    if sigma in (AUTO, None) and scale > 1:  # mild noise is the upscaler's: it cleans it and the coding artefacts
+        level = estimate_sigma(np.stack(list(iter_frames(input, start, min(ESTIMATE_FRAMES, info.frames - start)))))
+        sigma = 0 if level < MILD else AUTO
     chain = enhance_chain(scale, factor, sigma)
     chosen = {task: check_request(task, (methods or {}).get(task), k, level) for task, k, level in chain}
     count = parse_range(start, frames, info.frames, input)

@@ -2,7 +2,7 @@
 
 A moving object is found by its motion against the camera's: the DIS flow from the frame to its neighbours, less
 the camera's motion (a homography fitted on the whole flow, `flow.camera_motion`), is large on whatever moves on
-its own; the region moving as the clicked pixel does (or the nearest such region) seeds GrabCut, which decides the
+its own; the region moving about as much as the clicked pixel (or the nearest such region) seeds GrabCut, which decides the
 object's edge by colour in a ring around it. A still object (a logo, a parked car) moves with the camera: the
 region of similar colour around the click (a flood fill on a smoothed frame) seeds GrabCut instead. Works at
 `carry.WORKING` pixels at most on the longer side; the mask comes back at the frame's size.
@@ -22,7 +22,7 @@ from .propagation import flow_scale
 
 NEAR = 0.04  # a moving region this share of the frame's diagonal from the click still counts as clicked
 MOVING = 1.0  # pixels (at the working size) a region must move against the camera at least
-LIKE = 0.5  # a pixel moves like the clicked one when their motions differ by less than this share of the click's
+LIKE = 0.5  # a pixel moves with the clicked one when it moves against the camera at least this share as far
 RING = 0.15  # GrabCut decides out to this share of the seed's size around it; further out is background
 ROUNDS = 4  # GrabCut iterations
 TOLERANCE = 14  # colour steps the flood fill of a still object accepts between neighbours
@@ -36,26 +36,29 @@ def _working(image: np.ndarray, scale: int) -> np.ndarray:
 
 
 def moving_like(frame: np.ndarray, neighbours: list[np.ndarray], point: tuple[int, int]) -> np.ndarray:
-    """(h, w) bool: the pixels of ``frame`` that move against the camera as the pixel at ``point`` (x, y) does,
-    towards each of ``neighbours`` where it moves (its motion relative to the camera within `LIKE` of the clicked
-    pixel's, which moves at least `MOVING` pixels); what is uncovered or covered towards one neighbour only is
-    left out."""
+    """(h, w) bool: the pixels of ``frame`` that move against the camera about as far as the pixel at ``point``
+    (x, y) does (at least `LIKE` of its motion, which must be at least `MOVING` pixels; in any direction, so the
+    limbs of a walker count), towards each neighbour of the nearest pair of ``neighbours`` (ordered by distance in
+    time, two by two: before and after) where it moves; what is uncovered or covered towards one neighbour only
+    is left out."""
     h, w = frame.shape[:2]
     grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)), -1)
     x, y = point
-    found = []
-    for other in neighbours:
-        field = flow.dis_flow(frame, other)
-        matrix = flow.camera_motion(field, np.ones((h, w), bool), 4000)
-        camera = np.zeros_like(field) if matrix is None else (
-            cv2.perspectiveTransform(grid.reshape(-1, 1, 2).astype(np.float64), matrix).reshape(h, w, 2) - grid)
-        own = (field - camera).astype(np.float32)
-        clicked = np.median(own[max(0, y - 2): y + 3, max(0, x - 2): x + 3].reshape(-1, 2), axis=0)
-        speed = float(np.hypot(*clicked))
-        if speed < MOVING:
-            continue
-        found.append((np.linalg.norm(own - clicked, axis=2) < LIKE * speed) & (np.linalg.norm(own, axis=2) >= MOVING))
-    return np.logical_and.reduce(found) if found else np.zeros((h, w), bool)
+    for pair in (neighbours[i: i + 2] for i in range(0, len(neighbours), 2)):
+        found = []
+        for other in pair:
+            field = flow.dis_flow(frame, other)
+            matrix = flow.camera_motion(field, np.ones((h, w), bool), 4000)
+            camera = np.zeros_like(field) if matrix is None else (
+                cv2.perspectiveTransform(grid.reshape(-1, 1, 2).astype(np.float64), matrix).reshape(h, w, 2) - grid)
+            own = (field - camera).astype(np.float32)
+            clicked = np.median(own[max(0, y - 2): y + 3, max(0, x - 2): x + 3].reshape(-1, 2), axis=0)
+            speed = float(np.hypot(*clicked))
+            if speed >= MOVING:
+                found.append(np.linalg.norm(own, axis=2) >= max(MOVING, LIKE * speed))
+        if found:
+            return np.logical_and.reduce(found)
+    return np.zeros((h, w), bool)
 
 
 def _component_at(mask: np.ndarray, point: tuple[int, int], reach: float) -> np.ndarray | None:
@@ -113,7 +116,8 @@ def still_region(frame: np.ndarray, point: tuple[int, int]) -> np.ndarray:
 def propose(frame: np.ndarray, neighbours: list[np.ndarray], point: tuple[float, float]
             ) -> tuple[np.ndarray, str]:
     """The object of ``frame`` (H, W, 3) under ``point`` (x, y in the frame's pixels), and how it was found
-    ('motion' or 'colour'), from ``neighbours`` (frames next to it, same size; may be empty).
+    ('motion' or 'colour'), from ``neighbours`` (frames around it, same size, nearest first and two by two, before
+    and after: t-1, t+1, t-2, t+2, ...; a farther pair is used where the object hardly moves; may be empty).
 
     >>> frame = np.full((60, 80, 3), 30, np.uint8); frame[20:40, 30:50] = (250, 200, 0)
     >>> mask, how = propose(frame, [], (40, 30))

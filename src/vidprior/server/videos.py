@@ -119,7 +119,7 @@ _carried: OrderedDict[str, dict[int, np.ndarray]] = OrderedDict()  # keyframes' 
 _carried_lock = threading.Lock()
 CARRIED_KEPT = 2  # keyframe sets whose masks are kept: scrubbing, playing and the job reuse them
 TRUST_NEAR, TRUST_BETWEEN = 5, 30  # frames: a carried mask to start a stroke from (see `trusted`)
-PROPOSE_GAP = 1  # frames before and after a clicked one whose motion tells a moving object
+PROPOSE_GAPS = (1, 2, 4)  # frames before and after a clicked one whose motion tells a moving object
 
 
 def carried(folder: Path, info: dict, keyframes: dict[int, np.ndarray], frames: Iterable[int] | None = None
@@ -294,12 +294,11 @@ async def propose_mask(vid: str, index: int, request: Request, videos: Videos):
 
 
 def _proposed(source: Path, total: int, index: int, point: tuple[float, float]) -> tuple[np.ndarray, str]:
-    """`propose` on frame ``index`` of ``source`` with the frames `PROPOSE_GAP` before and after it."""
-    lo, hi = max(0, index - PROPOSE_GAP), min(total - 1, index + PROPOSE_GAP)
+    """`propose` on frame ``index`` of ``source`` with the frames `PROPOSE_GAPS` before and after it."""
+    lo, hi = max(0, index - PROPOSE_GAPS[-1]), min(total - 1, index + PROPOSE_GAPS[-1])
     frames = list(iter_frames(source, lo, hi - lo + 1))
-    neighbours = [frames[0]] if lo < index else []
-    neighbours += [frames[-1]] if hi > index else []
-    return propose(frames[index - lo], neighbours, point)
+    around = [t for gap in PROPOSE_GAPS for t in (index - gap, index + gap) if lo <= t <= hi]
+    return propose(frames[index - lo], [frames[t - lo] for t in around], point)
 
 
 @router.get("/{vid}/mask/{index}")
