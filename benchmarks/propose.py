@@ -1,8 +1,8 @@
 """One click to start a mask (`vidprior.propose`): how much of the object a click proposes.
 
 For each clip with ``masks/`` (the true object masks) and a few of its frames, the click falls on the object's
-pixel nearest its centre; the proposal (from the motion towards the frames 1, 2 and 4 before and after it, as the web app
-asks) is scored by its IoU with the true mask; seconds per click on 2 cores.
+pixel nearest its centre; the proposal (from the motion towards the frames 1, 2 and 4 before and after it, as the
+web app asks) is scored by its IoU with the true mask; seconds per click on 2 cores.
 
     python benchmarks/propose.py ../shared/data/clips [--frames 10,30,50] [--out benchmarks/results]
 """

@@ -172,15 +172,17 @@ def test_painted_keyframes_are_carried_with_the_object_and_the_job_runs(client: 
     assert wait_for(client, job["id"])["state"] == "done"
 
 
-def test_an_emptied_keyframe_ends_the_mask_there(client: TestClient, tmp_path: Path):
-    """A frame cleared in the page is a keyframe without mask: the object is gone there."""
+def test_an_emptied_keyframe_empties_its_frame_only(client: TestClient, tmp_path: Path):
+    """A frame marked "object not in this frame" in the page is a keyframe without mask: the object is absent
+    there, and only there: the frame beside it keeps the mask carried from the painted frame."""
     path, truth = moving_object(tmp_path)
     video = upload(client, path)
     keyframes = {"0": png_url(truth[0]), "7": png_url(np.zeros_like(truth[0]))}
     late = client.post(f"/api/videos/{video['id']}/carried/6", json={"keyframes": keyframes})
     early = client.post(f"/api/videos/{video['id']}/carried/1", json={"keyframes": keyframes})
     assert late.status_code == early.status_code == 200
-    assert overlay_mask(late.content).sum() < 0.5 * overlay_mask(early.content).sum()
+    assert overlay_mask(late.content).sum() > 0.7 * overlay_mask(early.content).sum()
+    assert (overlay_mask(late.content) & truth[6]).sum() > 0.5 * truth[6].sum()
 
 
 def test_keyframes_and_masks_are_kept_with_the_video_and_uploads_kept_once(client: TestClient, tmp_path: Path,

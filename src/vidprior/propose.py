@@ -2,9 +2,9 @@
 
 A moving object is found by its motion against the camera's: the DIS flow from the frame to its neighbours, less
 the camera's motion (a homography fitted on the whole flow, `flow.camera_motion`), is large on whatever moves on
-its own; the region moving about as much as the clicked pixel (or the nearest such region) seeds GrabCut, which decides the
-object's edge by colour in a ring around it. A still object (a logo, a parked car) moves with the camera: the
-region of similar colour around the click (a flood fill on a smoothed frame) seeds GrabCut instead. Works at
+its own; the region moving about as much as the clicked pixel (or the nearest such region) seeds GrabCut, which
+decides the object's edge by colour in a ring around it. A still object (a logo, a parked car) moves with the
+camera: the region of similar colour around the click (a flood fill on a smoothed frame) seeds GrabCut instead. Works at
 `carry.WORKING` pixels at most on the longer side; the mask comes back at the frame's size.
 
 Shapes: frames (H, W, 3) uint8 RGB; masks (H, W) bool.
