@@ -6,8 +6,10 @@ all frames; the score is the IoU with the true mask, mean over the frames that a
 Methods: ``glide`` (`vidprior.masks.keyframe_masks`: the mask moved in a straight line between
 keyframes), ``flow`` (`vidprior.carry.carry_masks` without snapping: carried along the optical flow),
 ``flow+snap`` (carried and snapped to the object), ``network`` (carried and decided by the trained
-mask-propagation network, `vidprior.maskprop`) and ``adapted`` (the network fine-tuned on the keyframes
-first, `maskprop.adaptation`, its seconds included). All but glide make every mask an object
+mask-propagation network, `vidprior.maskprop`), ``snap+network`` (snapped, then decided by the network),
+``adapted`` (the same with the network fine-tuned on the keyframes first, `maskprop.adaptation`, its seconds
+included) and ``covering`` (what the web app fills: the union of flow+snap and snap+network,
+`carry.covering_masks`). All but glide make every mask an object
 (`carry.whole`). Seconds: one clip, all its frames. Holes: carried masks that enclose background (the true
 masks of these clips have none at the keyframes).
 
@@ -24,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vidprior.carry import carry_masks, has_holes
+from vidprior.carry import carry_masks, covering_masks, has_holes
 from vidprior.maskprop.inference import refiner
 from vidprior.masks import keyframe_masks
 from vidprior.video import iter_frames, probe
@@ -34,11 +36,14 @@ METHODS = {
     "glide": lambda video, keys, total: keyframe_masks(keys, total),
     "flow": lambda video, keys, total: carry_masks(video, keys, total, snap=False),
     "flow+snap": lambda video, keys, total: carry_masks(video, keys, total, snap=True),
-    "network": lambda video, keys, total: carry_masks(video, keys, total,
+    "network": lambda video, keys, total: carry_masks(video, keys, total, snap=False,
                                                       refine=refiner(video, keys, OPTIONS["weights"])),
+    "snap+network": lambda video, keys, total: carry_masks(video, keys, total,
+                                                           refine=refiner(video, keys, OPTIONS["weights"])),
     "adapted": lambda video, keys, total: carry_masks(video, keys, total,
                                                       refine=refiner(video, keys, OPTIONS["weights"],
                                                                      adapt_seconds=OPTIONS["adapt"])),
+    "covering": lambda video, keys, total: covering_masks(video, keys, total, refiner(video, keys, OPTIONS["weights"])),
 }
 CASES = {"1 keyframe": lambda total: [0], "2 keyframes": lambda total: [0, total - 1],
          "3 keyframes": lambda total: [0, total // 2, total - 1]}
@@ -110,8 +115,10 @@ def main() -> None:
             f"`python benchmarks/mask_carry.py {args.clips} --out {args.out}`: the clips with true object masks "
             f"({size}, first {args.frames} frames), keyframes painted from the true masks; IoU with the true "
             f"masks; {os.cpu_count()} cores, no GPU. glide: `keyframe_masks`; flow: `carry_masks(snap=False)`; "
-            "flow+snap: `carry_masks`; network: `carry_masks(refine=...)` with the shipped mask-propagation "
-            f"network; adapted: the same fine-tuned for {args.adapt:g} s on the keyframes first. All but glide "
+            "flow+snap: `carry_masks`; network: `carry_masks(snap=False, refine=...)` with the shipped "
+            "mask-propagation network; snap+network: `carry_masks(refine=...)`; adapted: the same with the network "
+            f"fine-tuned for {args.adapt:g} s on the keyframes first; covering: flow+snap and snap+network together "
+            "(`covering_masks`, the web app's mask for object removal). All but glide "
             "fill holes and drop loose pieces (`carry.whole`).\n\n" + "\n".join(lines))
         (args.out / "mask-carry.json").write_text(json.dumps(
             {"machine": platform.machine(), "cores": os.cpu_count(), "rows": rows}, indent=1) + "\n")

@@ -239,8 +239,8 @@ def margin(mask: np.ndarray, ratio: np.ndarray) -> int:
 def carry(frames: list[np.ndarray], start: np.ndarray, reverse: bool, wanted: set[int], snap: Snap | None,
           refine: Refine | None = None) -> dict[int, np.ndarray]:
     """Carry the soft mask ``start`` (h, w) float32 of frames[0] (of frames[-1] when ``reverse``) through
-    ``frames`` (h, w, 3) uint8 one frame at a time, deciding each with ``refine`` or else snapping it with
-    ``snap``: {index into frames: soft mask (h, w) uint8, 255 = 1} for the ``wanted`` indices, stopping at the
+    ``frames`` (h, w, 3) uint8 one frame at a time, snapping each with ``snap`` and then deciding it with
+    ``refine`` (either may be None): {index into frames: soft mask (h, w) uint8, 255 = 1} for the ``wanted`` indices, stopping at the
     last of them."""
     order = list(range(len(frames) - 1, -1, -1) if reverse else range(len(frames)))
     last = max((order.index(i) for i in wanted), default=0)
@@ -248,12 +248,9 @@ def carry(frames: list[np.ndarray], start: np.ndarray, reverse: bool, wanted: se
     for previous, index in zip(order[:last], order[1: last + 1]):
         field = flow_to(frames[index], frames[previous])
         carried = flow.warp_np(soft, field)
-        if refine is not None:
-            soft = refine(frames[index], frames[previous], field, carried, soft)
-        elif snap is not None:
-            soft = snap(frames[index], carried, field if FOLLOW else None)
-        else:
-            soft = carried
+        if snap is not None:
+            carried = snap(frames[index], carried, field if FOLLOW else None)
+        soft = carried if refine is None else refine(frames[index], frames[previous], field, carried, soft)
         if index in wanted:
             out[index] = np.round(soft * 255).astype(np.uint8)
     return out
@@ -361,3 +358,14 @@ def carry_masks(video: Path, keyframes: dict[int, np.ndarray], total: int, frame
             shape = (any(has_holes(m) for m in ends), max(pieces(m) for m in ends))
         mask = _full(done[t], keyframes[order[0]].shape)
         yield whole(mask, *shape) if objects else mask
+
+
+def covering_masks(video: Path, keyframes: dict[int, np.ndarray], total: int, refine: Refine,
+                   frames: Iterable[int] | None = None) -> Iterator[np.ndarray]:
+    """What object removal fills: the union of the masks carried with ``refine`` (tight, the best overlap) and
+    snapped (looser, but it keeps thin parts and dark edges the network drops), so that no part of the object is
+    left; arguments as `carry_masks`."""
+    wanted = None if frames is None else list(frames)
+    for snapped, refined in zip(carry_masks(video, keyframes, total, wanted),
+                                carry_masks(video, keyframes, total, wanted, refine=refine)):
+        yield snapped | refined

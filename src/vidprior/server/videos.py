@@ -18,6 +18,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
@@ -27,8 +28,10 @@ from fastapi import APIRouter, File, HTTPException, Request, UploadFile
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from ..carry import carry_masks, segment
+from ..carry import covering_masks, segment
 from ..errors import VidpriorError
+from ..maskprop import load_maskprop
+from ..maskprop.inference import Refiner
 from ..masks import MAX_DILATE, MaskSource, binarize, checked_keyframes, dilate
 from ..propose import propose
 from ..video import IMAGE_SUFFIXES, check_frame_size, iter_frames, probe
@@ -124,7 +127,8 @@ PROPOSE_GAPS = (1, 2, 4)  # frames before and after a clicked one whose motion t
 
 def carried(folder: Path, info: dict, keyframes: dict[int, np.ndarray], frames: Iterable[int] | None = None
             ) -> Iterator[np.ndarray]:
-    """The masks (H, W) bool that ``keyframes`` carry (`carry_masks`) to every frame, or to ``frames``.
+    """The masks (H, W) bool that ``keyframes`` carry to every frame, or to ``frames``: what object removal fills
+    (`covering_masks`: the shipped mask-propagation network's masks and the snapped ones together).
 
     The masks of the last few keyframe sets are kept; a frame not yet carried is carried with the whole
     stretch between its keyframes (what the page will show next as the user scrubs or plays).
@@ -142,10 +146,16 @@ def carried(folder: Path, info: dict, keyframes: dict[int, np.ndarray], frames: 
     order = checked_keyframes(keyframes, total)
     stretches = {segment(order, t) for t in wanted if t not in kept and t not in keyframes}
     todo = [t for t in range(total) if t not in keyframes and segment(order, t) in stretches]
-    for t, mask in zip(todo, carry_masks(folder / info["source"], keyframes, total, todo)):
+    for t, mask in zip(todo, covering_masks(folder / info["source"], keyframes, total, refine(), todo)):
         kept[t] = np.packbits(mask)
     for t in wanted:
         yield keyframes[t] if t in keyframes else np.unpackbits(kept[t], count=shape[0] * shape[1]).reshape(shape) > 0
+
+
+@lru_cache(maxsize=1)
+def refine() -> Refiner:
+    """The shipped mask-propagation network as the carrying's refine step (loaded once)."""
+    return Refiner(load_maskprop()[0])
 
 
 def _dilation(value: str | None) -> int:
