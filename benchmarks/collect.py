@@ -24,6 +24,14 @@ the hole pixels that no frame shows (flowfill fills them with Telea) and `psnr_u
 pixels alone; `s/clip` is wall time per
 clip and `peak MB` the peak resident memory of the benchmark process while the method ran.
 
+Issue 29 ran `mask-carry` again with 1, 2 and 3 painted keyframes and the mask-propagation network
+(`network`, `snap+network`, `adapted`: fine-tuned on the keyframes first, and `covering`, what the web app fills),
+every carried mask an object (no holes or loose pieces unless the keyframes have them; `holes` counts the masks
+with holes: the true masks of these three clips have holes at the keyframes, so holes are kept there); added
+`propose` (`python benchmarks/propose.py ../shared/data/clips`: one click on the object, its mask proposed) and
+`enhance` (`python benchmarks/enhance.py ../shared/data/clips --frames 31`: old footage, x2 smaller, half the
+frames, x264 CRF 28, brought back by `vidprior enhance` against FFmpeg's Lanczos + minterpolate).
+
 Issue 30 made the hybrid codec (x265 veryslow/tune psnr with a trained post-filter over it, fitted to the clip)
 the default of `vidprior compress`: `compress` gains `x265-psnr` (its base alone), `hybrid-plain` (no per-clip
 fit), `hybrid`, and BD-rates against x265 as well as x264, over CRF 23-38; `compress-speed` (`python

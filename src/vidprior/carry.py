@@ -240,8 +240,8 @@ def carry(frames: list[np.ndarray], start: np.ndarray, reverse: bool, wanted: se
           refine: Refine | None = None) -> dict[int, np.ndarray]:
     """Carry the soft mask ``start`` (h, w) float32 of frames[0] (of frames[-1] when ``reverse``) through
     ``frames`` (h, w, 3) uint8 one frame at a time, snapping each with ``snap`` and then deciding it with
-    ``refine`` (either may be None): {index into frames: soft mask (h, w) uint8, 255 = 1} for the ``wanted`` indices, stopping at the
-    last of them."""
+    ``refine`` (either may be None): {index into frames: soft mask (h, w) uint8, 255 = 1} for the ``wanted``
+    indices, stopping at the last of them."""
     order = list(range(len(frames) - 1, -1, -1) if reverse else range(len(frames)))
     last = max((order.index(i) for i in wanted), default=0)
     soft, out = start, {}

@@ -174,9 +174,9 @@ def _number(spec: dict, key: str, kind: type) -> int | float | None:
 
 
 def _job_mask(spec: dict, video: Path, info: dict, job_dir: Path, span: range) -> str:
-    """The inpainting mask of a new job, in the job's folder: the painted keyframes carried to every frame
-    (PNG frames; a preview's, outside its ``span``, empty), or a copy of the video's uploaded mask (a later
-    upload must not change a queued job)."""
+    """The inpainting mask of a new job, in the job's folder: the painted keyframes carried to every frame by the
+    mask-propagation network fitted to them (PNG frames; a preview's, outside its ``span``, empty), or a copy of
+    the video's uploaded mask (a later upload must not change a queued job)."""
     keyframes = spec.get("keyframes") or {}
     if not isinstance(keyframes, dict):
         raise VidpriorError("keyframes must map frame numbers to PNG data URLs")
@@ -189,7 +189,7 @@ def _job_mask(spec: dict, video: Path, info: dict, job_dir: Path, span: range) -
         return str(kept)
     folder = job_dir / "mask"
     folder.mkdir()
-    for t, mask in enumerate(carried(video, info, painted(keyframes, info))):
+    for t, mask in enumerate(carried(video, info, painted(keyframes, info), adapt=True)):
         if t not in span:
             mask = np.zeros_like(mask)
         if mask.all():

@@ -32,6 +32,7 @@ from ..carry import covering_masks, segment
 from ..errors import VidpriorError
 from ..maskprop import load_maskprop
 from ..maskprop.inference import Refiner
+from ..maskprop.inference import refiner as maskprop_refiner
 from ..masks import MAX_DILATE, MaskSource, binarize, checked_keyframes, dilate
 from ..propose import propose
 from ..video import IMAGE_SUFFIXES, check_frame_size, iter_frames, probe
@@ -122,19 +123,22 @@ _carried: OrderedDict[str, dict[int, np.ndarray]] = OrderedDict()  # keyframes' 
 _carried_lock = threading.Lock()
 CARRIED_KEPT = 2  # keyframe sets whose masks are kept: scrubbing, playing and the job reuse them
 TRUST_NEAR, TRUST_BETWEEN = 5, 30  # frames: a carried mask to start a stroke from (see `trusted`)
+ADAPT_SECONDS = 8.0  # a job's mask carrying is fine-tuned on the painted frames this long first
 PROPOSE_GAPS = (1, 2, 4)  # frames before and after a clicked one whose motion tells a moving object
 
 
-def carried(folder: Path, info: dict, keyframes: dict[int, np.ndarray], frames: Iterable[int] | None = None
-            ) -> Iterator[np.ndarray]:
+def carried(folder: Path, info: dict, keyframes: dict[int, np.ndarray], frames: Iterable[int] | None = None,
+            adapt: bool = False) -> Iterator[np.ndarray]:
     """The masks (H, W) bool that ``keyframes`` carry to every frame, or to ``frames``: what object removal fills
-    (`covering_masks`: the shipped mask-propagation network's masks and the snapped ones together).
+    (`covering_masks`: the shipped mask-propagation network's masks and the snapped ones together). ``adapt``
+    (a job's masks) fine-tunes the network on the keyframes first (`ADAPT_SECONDS`): slower to start, closer to
+    the object (`benchmarks/results/mask-carry.md`).
 
     The masks of the last few keyframe sets are kept; a frame not yet carried is carried with the whole
     stretch between its keyframes (what the page will show next as the user scrubs or plays).
     """
     total, shape = info["frames"], (info["height"], info["width"])
-    digest = hashlib.sha256(folder.name.encode())
+    digest = hashlib.sha256(f"{folder.name} {adapt}".encode())
     for t in sorted(keyframes):
         digest.update(f"{t}:".encode() + np.packbits(keyframes[t]).tobytes())
     with _carried_lock:
@@ -146,7 +150,9 @@ def carried(folder: Path, info: dict, keyframes: dict[int, np.ndarray], frames: 
     order = checked_keyframes(keyframes, total)
     stretches = {segment(order, t) for t in wanted if t not in kept and t not in keyframes}
     todo = [t for t in range(total) if t not in keyframes and segment(order, t) in stretches]
-    for t, mask in zip(todo, covering_masks(folder / info["source"], keyframes, total, refine(), todo)):
+    source = folder / info["source"]
+    step = maskprop_refiner(source, keyframes, adapt_seconds=ADAPT_SECONDS) if adapt and todo else refine()
+    for t, mask in zip(todo, covering_masks(source, keyframes, total, step, todo)):
         kept[t] = np.packbits(mask)
     for t in wanted:
         yield keyframes[t] if t in keyframes else np.unpackbits(kept[t], count=shape[0] * shape[1]).reshape(shape) > 0
