@@ -81,7 +81,8 @@ def test_an_untrained_network_returns_the_carried_mask(clip_folder):
     root, frames, masks = clip_folder
     keys = {0: masks[0], 16: masks[16]}
     plain = list(carry_masks(root / "frames", keys, len(masks), snap=False))
-    refined = list(carry_masks(root / "frames", keys, len(masks), refine=Refiner(MaskProp(MaskPropConfig(width=4)))))
+    refined = list(carry_masks(root / "frames", keys, len(masks), snap=False,
+                               refine=Refiner(MaskProp(MaskPropConfig(width=4)))))
     assert all((a == b).mean() > 0.995 for a, b in zip(plain, refined))
 
 

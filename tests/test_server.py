@@ -152,11 +152,12 @@ def test_painted_keyframes_are_carried_with_the_object_and_the_job_runs(client: 
     assert len(masks) == 8
     assert (masks[0] == truth[0]).all() and (masks[7] == truth[7]).all()
     assert min(iou(m, t) for m, t in zip(masks, truth)) > 0.6  # the mask follows the square frame by frame
-    shown = client.post(f"/api/videos/{video['id']}/carried/3", json={"keyframes": keyframes})  # what the page shows
-    assert shown.status_code == 200 and (overlay_mask(shown.content) == masks[3]).all()
-    grown = client.post(f"/api/videos/{video['id']}/carried/3?dilate=2", json={"keyframes": keyframes})
-    ring = cv2.imdecode(np.frombuffer(grown.content, np.uint8), cv2.IMREAD_UNCHANGED)[..., 3] > 0
-    assert (overlay_mask(grown.content) == masks[3]).all() and ring.sum() > masks[3].sum() + 40
+    shown = client.post(f"/api/videos/{video['id']}/carried/3", json={"keyframes": keyframes})  # what the page shows:
+    assert shown.status_code == 200 and iou(overlay_mask(shown.content), truth[3]) > 0.6  # the object too (the
+    grown = client.post(f"/api/videos/{video['id']}/carried/3?dilate=2", json={"keyframes": keyframes})  # job's
+    ring = cv2.imdecode(np.frombuffer(grown.content, np.uint8), cv2.IMREAD_UNCHANGED)[..., 3] > 0  # is fitted)
+    shown = overlay_mask(shown.content)
+    assert (overlay_mask(grown.content) == shown).all() and ring.sum() > shown.sum() + 40
     assert client.post(f"/api/videos/{video['id']}/carried/8", json={"keyframes": keyframes}).status_code == 400
     assert client.post(f"/api/videos/{video['id']}/carried/3?dilate=-1", json={"keyframes": keyframes}
                        ).status_code == 400

@@ -153,12 +153,14 @@ def _job_from_request(spec: dict, video: Path, info: dict, job_id: str, job_dir:
         values["scale"], values["factor"] = _number(spec, "scale", int), _number(spec, "factor", int)
     if task in ("denoise", "upscale", "enhance"):
         values["sigma"] = None if spec.get("sigma") == "auto" else _number(spec, "sigma", float)
-    job_dir.mkdir(parents=True)
     if task == "inpaint":
-        values["mask"] = _job_mask(spec, video, info, job_dir, span)
         dilation = _number(spec, "dilate", int)
         values["mask_dilate"] = MASK_DILATE if dilation is None else dilation
         values["mask_shadow"] = spec.get("shadow") is True
+        requests.Request.build(task, {**values, "mask": job_dir / "mask"})  # refuse bad settings before carrying
+    job_dir.mkdir(parents=True)
+    if task == "inpaint":
+        values["mask"] = _job_mask(spec, video, info, job_dir, span)
     return Job(job_id, requests.Request.build(task, values))
 
 
