@@ -269,7 +269,7 @@ def test_the_web_app_and_batch_run_the_denoiser_with_adaptation(tmp_path, vidpri
 
     noisy = add_gaussian_noise(panning_clip(frames=6, height=48, width=64, step=1), 20.0, seed=0)
     source = write_video(tmp_path / "noisy.mkv", noisy, fps=10)
-    with TestClient(create_app(tmp_path / "home", threads=1)) as client:
+    with TestClient(create_app(tmp_path / "home", threads=1, mask_adapt=0)) as client:
         video = client.post("/api/videos", files={"file": (source.name, source.read_bytes())}).json()
         job = client.post("/api/jobs", json={"video": video["id"], "task": "denoise", "method": "denoiser",
                                              "sigma": "20", "param": {"adapt": 2}}).json()

@@ -287,7 +287,7 @@ def test_the_web_app_and_batch_run_the_network_with_adaptation(tmp_path, vidprio
     from vidprior.video import write_video
 
     source = write_video(tmp_path / "in.mkv", panning_clip(frames=4, height=40, width=56, step=2), fps=10)
-    with TestClient(create_app(tmp_path / "home", threads=1)) as client:
+    with TestClient(create_app(tmp_path / "home", threads=1, mask_adapt=0)) as client:
         video = client.post("/api/videos", files={"file": (source.name, source.read_bytes())}).json()
         job = client.post("/api/jobs", json={"video": video["id"], "task": "interpolate", "method": "interp",
                                              "factor": 2, "param": {"adapt": 1}}).json()

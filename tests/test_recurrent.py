@@ -342,7 +342,7 @@ def test_the_command_the_web_app_and_batch_take_the_architecture(tmp_path, vidpr
     source = write_video(tmp_path / "noisy.mkv", noisy, fps=10)
     done = vidprior("denoise", str(source), "-o", str(tmp_path / "cli.mkv"), "--param", "arch=window", "-q")
     assert done.returncode == 0, done.stderr
-    with TestClient(create_app(tmp_path / "home", threads=1)) as client:
+    with TestClient(create_app(tmp_path / "home", threads=1, mask_adapt=0)) as client:
         listed = client.get("/api/methods").json()
         assert "arch" in str(listed)
         video = client.post("/api/videos", files={"file": (source.name, source.read_bytes())}).json()

@@ -49,7 +49,7 @@ def fitted(client: TestClient, job_id: str) -> int:
 
 @pytest.fixture
 def client(tmp_path: Path):
-    with TestClient(create_app(tmp_path / "home", max_upload_mb=1, threads=2)) as client:
+    with TestClient(create_app(tmp_path / "home", max_upload_mb=1, threads=2, mask_adapt=0)) as client:
         yield client
 
 
@@ -295,7 +295,7 @@ def test_a_queued_job_can_be_cancelled_queued_again_and_deleted(tmp_path: Path, 
 def test_a_restarted_server_resumes_the_running_job_from_its_checkpoint(tmp_path: Path, clip_file: Path):
     home = tmp_path / "home"
     spec = {"task": "denoise", "method": "dip", "budget": "12s", "sigma": "10"}
-    with TestClient(create_app(home, threads=2)) as client:
+    with TestClient(create_app(home, threads=2, mask_adapt=0)) as client:
         video = upload(client, clip_file)
         job = client.post("/api/jobs", json={"video": video["id"], **spec}).json()
         begun = wait_until(lambda: fitted(client, job["id"]), 60, "the dip fit to begin")
@@ -314,7 +314,7 @@ def test_a_restarted_server_resumes_the_running_job_from_its_checkpoint(tmp_path
     assert json.loads((folder / "job.json").read_text())["state"] == "queued"
     assert list((folder / "run").rglob("checkpoint.pt"))
     assert WorkQueue(home).records[job["id"]]["state"] == "queued"
-    with TestClient(create_app(home, threads=2)) as client:
+    with TestClient(create_app(home, threads=2, mask_adapt=0)) as client:
         record = wait_for(client, job["id"])
         assert record["state"] == "done", record["message"]
         assert client.get(f"/api/jobs/{job['id']}/preview").status_code == 200

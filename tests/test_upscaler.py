@@ -239,7 +239,7 @@ def test_the_web_app_and_batch_run_the_network_with_adaptation(tmp_path, vidprio
 
     low = downscale_frames(panning_clip(frames=4, height=64, width=96), 2)
     source = write_video(tmp_path / "in.mkv", low, fps=10)
-    with TestClient(create_app(tmp_path / "home", threads=1)) as client:
+    with TestClient(create_app(tmp_path / "home", threads=1, mask_adapt=0)) as client:
         video = client.post("/api/videos", files={"file": (source.name, source.read_bytes())}).json()
         job = client.post("/api/jobs", json={"video": video["id"], "task": "upscale", "method": "upscaler",
                                              "factor": 2, "param": {"adapt": 1}}).json()

@@ -168,6 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--home", type=Path, default=Path("vidprior-serve"),
                    help="folder for uploads, jobs and results, kept across restarts (default ./vidprior-serve)")
     p.add_argument("--max-upload", type=int, default=500, metavar="MB", help="largest upload in MB (default 500)")
+    p.add_argument("--mask-adapt", default="8s", metavar="DURATION",
+                   help="how long a job fits the mask carrying to the painted frames first (default 8s; 0 = not)")
 
     p = sub.add_parser("demo", help="remove an object from the built-in demo clip")
     p.add_argument("-o", "--output", type=Path, default=Path("vidprior-demo"), help="folder for the results")
@@ -322,7 +324,8 @@ def _batch(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from .server import serve
 
-    serve(args.home, host=args.host, port=args.port, max_upload_mb=args.max_upload)
+    serve(args.home, host=args.host, port=args.port, max_upload_mb=args.max_upload,
+          mask_adapt=parse_duration(args.mask_adapt, "--mask-adapt", zero=True))
     return 0
 
 

@@ -21,6 +21,7 @@ from ..workqueue import Conflict, NoSuchJob, WorkQueue
 from .common import CHUNK, page_words, too_large
 from .jobs import NOT_FROM_THE_PAGE, PAGE_TASKS
 from .jobs import router as jobs_router
+from .videos import ADAPT_SECONDS as MASK_ADAPT
 from .videos import router as videos_router
 
 router = APIRouter()
@@ -29,10 +30,11 @@ ICON = (b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect widt
 
 
 def create_app(home: Path, max_upload_mb: int = 500, threads: int | None = None, start_queue: bool = True,
-               hosts: list[str] | None = None) -> FastAPI:
+               hosts: list[str] | None = None, mask_adapt: float = MASK_ADAPT) -> FastAPI:
     """The FastAPI app serving ``home`` (created if missing); the job queue runs while the app does.
 
     hosts: the Host names requests may carry (None: any), against DNS-rebinding pages on this machine.
+    mask_adapt: seconds a job fits the mask carrying to the painted frames first (0: not).
     """
     folder = Path(home) / "videos"
     folder.mkdir(parents=True, exist_ok=True)
@@ -47,6 +49,7 @@ def create_app(home: Path, max_upload_mb: int = 500, threads: int | None = None,
 
     app = FastAPI(title="vidprior", lifespan=lifespan)
     app.state.queue, app.state.videos, app.state.max_upload_mb = queue, folder, max_upload_mb  # see .common
+    app.state.mask_adapt = mask_adapt
     if hosts:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts)
     app.middleware("http")(_size_limit)
@@ -94,13 +97,15 @@ def methods():
                          for m in METHODS.values()}}
 
 
-def launch(home: Path, port: int | None = None, timeout: float = 30.0) -> tuple[subprocess.Popen, str]:
+def launch(home: Path, port: int | None = None, timeout: float = 30.0, mask_adapt: str = f"{MASK_ADAPT:g}s"
+           ) -> tuple[subprocess.Popen, str]:
     """Start `vidprior serve` in a child process (a free port when none is given); returns it and its URL."""
     if port is None:
         with socket.socket() as probe_socket:
             probe_socket.bind(("127.0.0.1", 0))
             port = probe_socket.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "vidprior", "serve", "--port", str(port), "--home", str(home)],
+    process = subprocess.Popen([sys.executable, "-m", "vidprior", "serve", "--port", str(port), "--home", str(home),
+                                "--mask-adapt", mask_adapt],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + timeout
@@ -115,7 +120,8 @@ def launch(home: Path, port: int | None = None, timeout: float = 30.0) -> tuple[
             time.sleep(0.2)
 
 
-def serve(home: Path, host: str = "127.0.0.1", port: int = 8000, max_upload_mb: int = 500) -> None:
+def serve(home: Path, host: str = "127.0.0.1", port: int = 8000, max_upload_mb: int = 500,
+          mask_adapt: float = MASK_ADAPT) -> None:
     """Run the web app until Ctrl-C (the running job checkpoints and resumes at the next start)."""
     import uvicorn
 
@@ -130,6 +136,7 @@ def serve(home: Path, host: str = "127.0.0.1", port: int = 8000, max_upload_mb: 
             raise VidpriorError(f"cannot listen on {host}:{port} ({exc.strerror}); "
                                 "choose another port with --port or another address with --host") from None
     loopback = host in ("127.0.0.1", "localhost", "::1")
-    app = create_app(home, max_upload_mb, hosts=["127.0.0.1", "localhost", "[::1]"] if loopback else None)
+    app = create_app(home, max_upload_mb, hosts=["127.0.0.1", "localhost", "[::1]"] if loopback else None,
+                     mask_adapt=mask_adapt)
     print(f"vidprior: serving {Path(home).resolve()} at http://{host}:{port}/ (Ctrl-C stops)")
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -39,7 +39,8 @@ async def create_job(request: Request, queue: Queue, videos: Videos):
     job_id = queue.new_id()
     job_dir = queue.job_folder(job_id)
     try:
-        job = await run_in_threadpool(_job_from_request, spec, folder, info, job_id, job_dir)  # writes masks
+        job = await run_in_threadpool(_job_from_request, spec, folder, info, job_id, job_dir,  # writes masks
+                                      request.app.state.mask_adapt)
     except VidpriorError:
         shutil.rmtree(job_dir, ignore_errors=True)
         raise
@@ -123,7 +124,8 @@ def job_mask(job_id: str, index: int, queue: Queue):
     return Response(overlay(mask, request.mask_dilate), media_type="image/png")
 
 
-def _job_from_request(spec: dict, video: Path, info: dict, job_id: str, job_dir: Path) -> Job:
+def _job_from_request(spec: dict, video: Path, info: dict, job_id: str, job_dir: Path, mask_adapt: float = 0.0
+                      ) -> Job:
     """The `Job` a page request asks for, its files (mask) in ``job_dir``, checked like the command line."""
     task, method = spec.get("task", "inpaint"), spec.get("method") or None
     if task not in PAGE_TASKS:
@@ -160,7 +162,7 @@ def _job_from_request(spec: dict, video: Path, info: dict, job_id: str, job_dir:
         requests.Request.build(task, {**values, "mask": job_dir / "mask"})  # refuse bad settings before carrying
     job_dir.mkdir(parents=True)
     if task == "inpaint":
-        values["mask"] = _job_mask(spec, video, info, job_dir, span)
+        values["mask"] = _job_mask(spec, video, info, job_dir, span, mask_adapt)
     return Job(job_id, requests.Request.build(task, values))
 
 
@@ -175,10 +177,10 @@ def _number(spec: dict, key: str, kind: type) -> int | float | None:
         raise VidpriorError(f"{key} {value!r} is not {'a whole number' if kind is int else 'a number'}") from None
 
 
-def _job_mask(spec: dict, video: Path, info: dict, job_dir: Path, span: range) -> str:
+def _job_mask(spec: dict, video: Path, info: dict, job_dir: Path, span: range, mask_adapt: float = 0.0) -> str:
     """The inpainting mask of a new job, in the job's folder: the painted keyframes carried to every frame by the
-    mask-propagation network fitted to them (PNG frames; a preview's, outside its ``span``, empty), or a copy of
-    the video's uploaded mask (a later upload must not change a queued job)."""
+    mask-propagation network fitted to them for ``mask_adapt`` seconds (PNG frames; a preview's, outside its
+    ``span``, empty), or a copy of the video's uploaded mask (a later upload must not change a queued job)."""
     keyframes = spec.get("keyframes") or {}
     if not isinstance(keyframes, dict):
         raise VidpriorError("keyframes must map frame numbers to PNG data URLs")
@@ -191,7 +193,7 @@ def _job_mask(spec: dict, video: Path, info: dict, job_dir: Path, span: range) -
         return str(kept)
     folder = job_dir / "mask"
     folder.mkdir()
-    for t, mask in enumerate(carried(video, info, painted(keyframes, info), adapt=True)):
+    for t, mask in enumerate(carried(video, info, painted(keyframes, info), adapt=mask_adapt)):
         if t not in span:
             mask = np.zeros_like(mask)
         if mask.all():
