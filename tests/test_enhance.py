@@ -65,6 +65,7 @@ def test_short_clips(tmp_path: Path):
     assert read_video(tmp_path / "one-up.mkv").frames.shape == (1, 64, 96, 3)
 
 
+@pytest.mark.slow
 def test_the_command_line_refuses_bad_input_in_one_line(tmp_path: Path, vidprior):
     source = write_video(tmp_path / "clip.mkv", _panning(3, 32, 48), fps=10.0)
     for words, said in ((["--scale", "0"], "scale 0"), (["--sigma", "loud"], "--sigma 'loud' is not auto or a number"),

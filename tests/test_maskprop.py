@@ -48,6 +48,7 @@ def test_spoilt_masks_are_wrong_but_near_and_samples_have_their_shapes(clip_fold
     assert float(sample.carried.min()) >= 0 and float(sample.carried.max()) <= 1
 
 
+@pytest.mark.slow
 def test_training_writes_weights_resumes_and_refines_carried_masks(clip_folder, tmp_path, monkeypatch, one_thread):
     monkeypatch.setenv("VIDPRIOR_CACHE", str(tmp_path / "cache"))
     root, frames, masks = clip_folder

@@ -138,6 +138,7 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     return float((a & b).sum() / max((a | b).sum(), 1))
 
 
+@pytest.mark.slow
 def test_painted_keyframes_are_carried_with_the_object_and_the_job_runs(client: TestClient, tmp_path: Path):
     path, truth = moving_object(tmp_path)
     video = upload(client, path)
