@@ -26,7 +26,7 @@ import numpy as np
 from . import metrics
 from .errors import VidpriorError
 from .masks import MaskSource
-from .methods import RunOptions
+from .methods import Method, RunOptions
 from .problems import Problem
 from .progress import Bar
 from .requests import check_request
@@ -103,7 +103,7 @@ class Part:
     core: np.ndarray
 
 
-def restored(task: str, chosen, frames: Iterator[np.ndarray], count: int, options: RunOptions, factor: int = 1,
+def restored(task: str, chosen: Method, frames: Iterator[np.ndarray], count: int, options: RunOptions, factor: int = 1,
              sigma: float | None = None, holes: Iterator[np.ndarray] | None = None, shadow: bool = False,
              bar: Bar | None = None) -> Iterator[Part]:
     """Restore a stream of ``count`` frames with the method ``chosen``, window by window (`windows`, the method's
