@@ -14,7 +14,7 @@ included) and ``covering`` (what the web app fills: the union of flow+snap and s
 masks of these clips have none at the keyframes).
 
     python benchmarks/mask_carry.py ../shared/data/clips [--only tennis] [--frames 60] [--weights FILE]
-        [--adapt 8] [--out benchmarks/results]
+        [--adapt 40] [--out benchmarks/results]
 """
 
 import argparse
@@ -31,7 +31,7 @@ from vidprior.maskprop.inference import refiner
 from vidprior.masks import keyframe_masks
 from vidprior.video import iter_frames, probe
 
-OPTIONS: dict = {"weights": None, "adapt": 8.0}  # --weights, --adapt
+OPTIONS: dict = {"weights": None, "adapt": 40}  # --weights, --adapt (steps)
 METHODS = {
     "glide": lambda video, keys, total: keyframe_masks(keys, total),
     "flow": lambda video, keys, total: carry_masks(video, keys, total, snap=False),
@@ -42,7 +42,7 @@ METHODS = {
                                                            refine=refiner(video, keys, OPTIONS["weights"])),
     "adapted": lambda video, keys, total: carry_masks(video, keys, total,
                                                       refine=refiner(video, keys, OPTIONS["weights"],
-                                                                     adapt_seconds=OPTIONS["adapt"])),
+                                                                     adapt_steps=OPTIONS["adapt"])),
     "covering": lambda video, keys, total: covering_masks(video, keys, total, refiner(video, keys, OPTIONS["weights"])),
 }
 CASES = {"1 keyframe": lambda total: [0], "2 keyframes": lambda total: [0, total - 1],
@@ -74,7 +74,8 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=60, help="frames of each clip (the first ones)")
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated methods")
     parser.add_argument("--weights", type=Path, default=None, help="mask-propagation weights (default: shipped)")
-    parser.add_argument("--adapt", type=float, default=OPTIONS["adapt"], help="seconds of fine-tuning for 'adapted'")
+    parser.add_argument("--adapt", type=int, default=OPTIONS["adapt"],
+                        help="fine-tuning steps for 'adapted' (default 40, what a web app job does)")
     parser.add_argument("--out", type=Path, default=None, help="also write mask-carry.md and .json in this folder")
     args = parser.parse_args()
     OPTIONS.update(weights=args.weights, adapt=args.adapt)
@@ -117,7 +118,7 @@ def main() -> None:
             f"masks; {os.cpu_count()} cores, no GPU. glide: `keyframe_masks`; flow: `carry_masks(snap=False)`; "
             "flow+snap: `carry_masks`; network: `carry_masks(snap=False, refine=...)` with the shipped "
             "mask-propagation network; snap+network: `carry_masks(refine=...)`; adapted: the same with the network "
-            f"fine-tuned for {args.adapt:g} s on the keyframes first; covering: flow+snap and snap+network together "
+            f"fine-tuned for {args.adapt} steps on the keyframes first; covering: flow+snap and snap+network together "
             "(`covering_masks`, the web app's mask for object removal). All but glide "
             "fill holes and drop loose pieces (`carry.whole`).\n\n" + "\n".join(lines))
         (args.out / "mask-carry.json").write_text(json.dumps(

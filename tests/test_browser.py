@@ -47,7 +47,7 @@ def _browser_available() -> bool:
 @pytest.fixture
 def server(tmp_path: Path, request):
     """`vidprior serve` in a child process with a fresh home folder; yields its URL and home."""
-    process, url = launch(tmp_path / "home", mask_adapt=getattr(request, "param", "0s"))
+    process, url = launch(tmp_path / "home", mask_adapt=getattr(request, "param", 0))
     yield url, tmp_path / "home"
     process.terminate()
     process.wait(30)
@@ -532,7 +532,7 @@ def _rgba_url(mask: np.ndarray) -> str:
 
 
 @pytest.mark.skipif(not CAR.is_dir(), reason="needs ../shared/data/train480/car-turn")
-@pytest.mark.parametrize("server", ["8s"], indirect=True)  # the server's default: a job fits the carrying first
+@pytest.mark.parametrize("server", [40], indirect=True)  # the server's default: a job fits the carrying first
 def test_the_car_walk_through_covers_the_whole_car_at_every_frame(browser_page, tmp_path: Path):
     """The walk-through of issue 29 on a real 854×480 car clip: its true masks painted on the first and the last
     frame, the default method: the filled region (the carried mask grown by the page's 2 px) leaves at most 0.5 %

@@ -168,8 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--home", type=Path, default=Path("vidprior-serve"),
                    help="folder for uploads, jobs and results, kept across restarts (default ./vidprior-serve)")
     p.add_argument("--max-upload", type=int, default=500, metavar="MB", help="largest upload in MB (default 500)")
-    p.add_argument("--mask-adapt", default="8s", metavar="DURATION",
-                   help="how long a job fits the mask carrying to the painted frames first (default 8s; 0 = not)")
+    p.add_argument("--mask-adapt", type=int, default=40, metavar="STEPS",
+                   help="steps a job fits the mask carrying to the painted frames first (default 40, about 8 s on "
+                        "2 cores; 0 = not)")
 
     p = sub.add_parser("demo", help="remove an object from the built-in demo clip")
     p.add_argument("-o", "--output", type=Path, default=Path("vidprior-demo"), help="folder for the results")
@@ -325,7 +326,7 @@ def _serve(args: argparse.Namespace) -> int:
     from .server import serve
 
     serve(args.home, host=args.host, port=args.port, max_upload_mb=args.max_upload,
-          mask_adapt=parse_duration(args.mask_adapt, "--mask-adapt", zero=True))
+          mask_adapt=args.mask_adapt)
     return 0
 
 

@@ -23,6 +23,7 @@ from .network import MaskProp
 from .training import mask_loss
 
 SECONDS = 8.0  # default fine-tuning time
+STEPS = 40  # the fine-tuning steps of a job's mask carrying: about 8 s on 2 cores
 LR = 2e-4
 BATCH, CROP = 4, 128
 MOVE = 0.04  # translation (share of the frame's side), rotation (radians) and log scale of a random move

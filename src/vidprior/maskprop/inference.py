@@ -56,11 +56,12 @@ def keyframe_pairs(video: Path, keyframes: dict[int, np.ndarray]) -> list[tuple[
     return out
 
 
-def refiner(video: Path, keyframes: dict[int, np.ndarray], weights: Path | None = None, adapt_seconds: float = 0.0,
+def refiner(video: Path, keyframes: dict[int, np.ndarray], weights: Path | None = None, adapt_steps: int = 0,
             device: str = "cpu") -> Refiner:
     """The refine step for carrying ``keyframes`` through ``video``: the network of ``weights`` (default: the
-    shipped one), fine-tuned on the keyframes for ``adapt_seconds`` when positive (`adaptation.adapt`)."""
+    shipped one), fine-tuned on the keyframes for ``adapt_steps`` steps when positive (`adaptation.adapt`; seeded,
+    so the same keyframes give the same masks)."""
     net, _ = load_maskprop(weights)
-    if adapt_seconds > 0:
-        net = adapt(net.to(device), keyframe_pairs(video, keyframes), seconds=adapt_seconds)
+    if adapt_steps > 0:
+        net = adapt(net.to(device), keyframe_pairs(video, keyframes), steps=adapt_steps)
     return Refiner(net, device)

@@ -16,12 +16,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from ..errors import VidpriorError
+from ..maskprop.adaptation import STEPS as MASK_ADAPT
 from ..methods import DEFAULTS, METHODS
 from ..workqueue import Conflict, NoSuchJob, WorkQueue
 from .common import CHUNK, page_words, too_large
 from .jobs import NOT_FROM_THE_PAGE, PAGE_TASKS
 from .jobs import router as jobs_router
-from .videos import ADAPT_SECONDS as MASK_ADAPT
 from .videos import router as videos_router
 
 router = APIRouter()
@@ -30,11 +30,11 @@ ICON = (b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect widt
 
 
 def create_app(home: Path, max_upload_mb: int = 500, threads: int | None = None, start_queue: bool = True,
-               hosts: list[str] | None = None, mask_adapt: float = MASK_ADAPT) -> FastAPI:
+               hosts: list[str] | None = None, mask_adapt: int = MASK_ADAPT) -> FastAPI:
     """The FastAPI app serving ``home`` (created if missing); the job queue runs while the app does.
 
     hosts: the Host names requests may carry (None: any), against DNS-rebinding pages on this machine.
-    mask_adapt: seconds a job fits the mask carrying to the painted frames first (0: not).
+    mask_adapt: steps a job fits the mask carrying to the painted frames first (0: not).
     """
     folder = Path(home) / "videos"
     folder.mkdir(parents=True, exist_ok=True)
@@ -97,7 +97,7 @@ def methods():
                          for m in METHODS.values()}}
 
 
-def launch(home: Path, port: int | None = None, timeout: float = 30.0, mask_adapt: str = f"{MASK_ADAPT:g}s"
+def launch(home: Path, port: int | None = None, timeout: float = 30.0, mask_adapt: int = MASK_ADAPT
            ) -> tuple[subprocess.Popen, str]:
     """Start `vidprior serve` in a child process (a free port when none is given); returns it and its URL."""
     if port is None:
@@ -105,7 +105,7 @@ def launch(home: Path, port: int | None = None, timeout: float = 30.0, mask_adap
             probe_socket.bind(("127.0.0.1", 0))
             port = probe_socket.getsockname()[1]
     process = subprocess.Popen([sys.executable, "-m", "vidprior", "serve", "--port", str(port), "--home", str(home),
-                                "--mask-adapt", mask_adapt],
+                                "--mask-adapt", str(mask_adapt)],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + timeout
@@ -121,7 +121,7 @@ def launch(home: Path, port: int | None = None, timeout: float = 30.0, mask_adap
 
 
 def serve(home: Path, host: str = "127.0.0.1", port: int = 8000, max_upload_mb: int = 500,
-          mask_adapt: float = MASK_ADAPT) -> None:
+          mask_adapt: int = MASK_ADAPT) -> None:
     """Run the web app until Ctrl-C (the running job checkpoints and resumes at the next start)."""
     import uvicorn
 

@@ -124,7 +124,7 @@ def job_mask(job_id: str, index: int, queue: Queue):
     return Response(overlay(mask, request.mask_dilate), media_type="image/png")
 
 
-def _job_from_request(spec: dict, video: Path, info: dict, job_id: str, job_dir: Path, mask_adapt: float = 0.0
+def _job_from_request(spec: dict, video: Path, info: dict, job_id: str, job_dir: Path, mask_adapt: int = 0
                       ) -> Job:
     """The `Job` a page request asks for, its files (mask) in ``job_dir``, checked like the command line."""
     task, method = spec.get("task", "inpaint"), spec.get("method") or None
@@ -177,9 +177,9 @@ def _number(spec: dict, key: str, kind: type) -> int | float | None:
         raise VidpriorError(f"{key} {value!r} is not {'a whole number' if kind is int else 'a number'}") from None
 
 
-def _job_mask(spec: dict, video: Path, info: dict, job_dir: Path, span: range, mask_adapt: float = 0.0) -> str:
+def _job_mask(spec: dict, video: Path, info: dict, job_dir: Path, span: range, mask_adapt: int = 0) -> str:
     """The inpainting mask of a new job, in the job's folder: the painted keyframes carried to every frame by the
-    mask-propagation network fitted to them for ``mask_adapt`` seconds (PNG frames; a preview's, outside its
+    mask-propagation network fitted to them for ``mask_adapt`` steps (PNG frames; a preview's, outside its
     ``span``, empty), or a copy of the video's uploaded mask (a later upload must not change a queued job)."""
     keyframes = spec.get("keyframes") or {}
     if not isinstance(keyframes, dict):

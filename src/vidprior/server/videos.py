@@ -123,16 +123,15 @@ _carried: OrderedDict[str, dict[int, np.ndarray]] = OrderedDict()  # keyframes' 
 _carried_lock = threading.Lock()
 CARRIED_KEPT = 2  # keyframe sets whose masks are kept: scrubbing, playing and the job reuse them
 TRUST_NEAR, TRUST_BETWEEN = 5, 30  # frames: a carried mask to start a stroke from (see `trusted`)
-ADAPT_SECONDS = 8.0  # a job's mask carrying is fine-tuned on the painted frames this long first
 PROPOSE_GAPS = (1, 2, 4)  # frames before and after a clicked one whose motion tells a moving object
 
 
 def carried(folder: Path, info: dict, keyframes: dict[int, np.ndarray], frames: Iterable[int] | None = None,
-            adapt: float = 0.0) -> Iterator[np.ndarray]:
+            adapt: int = 0) -> Iterator[np.ndarray]:
     """The masks (H, W) bool that ``keyframes`` carry to every frame, or to ``frames``: what object removal fills
     (`covering_masks`: the shipped mask-propagation network's masks and the snapped ones together). ``adapt``
-    (a job's masks; seconds, `ADAPT_SECONDS` unless the server is told) fine-tunes the network on the keyframes
-    first: slower to start, closer to the object (`benchmarks/results/mask-carry.md`).
+    (a job's masks: steps, `maskprop.adaptation.STEPS` unless the server is told) fine-tunes the network on the
+    keyframes first: slower to start, closer to the object (`benchmarks/results/mask-carry.md`).
 
     The masks of the last few keyframe sets are kept; a frame not yet carried is carried with the whole
     stretch between its keyframes (what the page will show next as the user scrubs or plays).
@@ -151,7 +150,7 @@ def carried(folder: Path, info: dict, keyframes: dict[int, np.ndarray], frames: 
     stretches = {segment(order, t) for t in wanted if t not in kept and t not in keyframes}
     todo = [t for t in range(total) if t not in keyframes and segment(order, t) in stretches]
     source = folder / info["source"]
-    step = maskprop_refiner(source, keyframes, adapt_seconds=adapt) if adapt > 0 and todo else refine()
+    step = maskprop_refiner(source, keyframes, adapt_steps=adapt) if adapt > 0 and todo else refine()
     for t, mask in zip(todo, covering_masks(source, keyframes, total, step, todo)):
         kept[t] = np.packbits(mask)
     for t in wanted:
